@@ -1,0 +1,526 @@
+//! The queue engine: the registry of queues and every queue operation, deciding what to persist
+//! and when to wake waiting receivers.
+//!
+//! Lock order: the registry lock, then at most one queue lock. No lock is held across an
+//! `.await`; store batches are submitted while the queue lock is held so the store sees a
+//! queue's writes in the order the index assigned them.
+
+use crate::clock::Clock;
+use crate::error::DomainError;
+use crate::queue::{LeaseRef, Queue, QueueCounts, QueueState, VisibilityChangeError};
+use crate::settings::{QueueName, QueueSettings};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use wharf_store::{MessageContent, MessageMeta, Mutation, QueueRecord, Store};
+
+/// The longest a message may stay leased from the receive that leased it.
+pub const LEASE_TOTAL_MS_MAX: u64 = 43_200_000;
+/// How long after a purge another purge of the same queue is refused.
+pub const PURGE_INTERVAL_MS: u64 = 60_000;
+
+const NEXT_QUEUE_ID_SETTING: &str = "next_queue_id";
+const TOKEN_SECRET_SETTING: &str = "token_secret";
+
+/// A message to append.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub content: MessageContent,
+    /// Overrides the queue's delay when set.
+    pub delay_seconds: Option<u32>,
+    pub size_bytes: u32,
+}
+
+/// An appended message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentMessage {
+    pub message_id: [u8; 16],
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiveRequest {
+    pub max_messages: usize,
+    /// Overrides the queue's visibility timeout when set.
+    pub visibility_timeout_seconds: Option<u32>,
+    /// How long to wait for a message when none is visible.
+    pub wait_ms: u64,
+}
+
+/// A leased message as handed to a receiver.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub meta: MessageMeta,
+    pub content: MessageContent,
+}
+
+impl Delivery {
+    pub fn lease(&self) -> LeaseRef {
+        LeaseRef { seq: self.meta.seq, receive_count: self.meta.receive_count }
+    }
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    queues: RwLock<HashMap<QueueName, Arc<Queue>>>,
+    next_queue_id: AtomicU64,
+    token_secret: [u8; 32],
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Engine {
+    /// Rebuilds the engine from what the store holds.
+    pub async fn open(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Arc<Engine>, DomainError> {
+        let snapshot = store.load()?;
+        let setting = |key: &str| snapshot.settings.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let mut next_queue_id = setting(NEXT_QUEUE_ID_SETTING)
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(1);
+        let token_secret = match setting(TOKEN_SECRET_SETTING).and_then(|bytes| <[u8; 32]>::try_from(bytes).ok()) {
+            Some(secret) => secret,
+            None => {
+                let mut secret = [0u8; 32];
+                secret[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+                secret[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+                store
+                    .submit(vec![Mutation::PutSetting { key: TOKEN_SECRET_SETTING.into(), value: secret.to_vec() }])
+                    .await?;
+                secret
+            }
+        };
+        let now_ms = clock.now_ms();
+        let mut by_id: HashMap<u64, Arc<Queue>> = HashMap::new();
+        let mut queues = HashMap::new();
+        for record in snapshot.queues {
+            next_queue_id = next_queue_id.max(record.id + 1);
+            let queue = Arc::new(Queue {
+                id: record.id,
+                account: record.account.clone(),
+                name: record.name.clone(),
+                created_ms: record.created_ms,
+                state: std::sync::Mutex::new(QueueState::new(
+                    QueueSettings::from_pairs(&record.attributes),
+                    record.tags.into_iter().collect(),
+                    record.modified_ms,
+                )),
+                arrivals: tokio::sync::Notify::new(),
+            });
+            by_id.insert(record.id, queue.clone());
+            queues.insert(QueueName { account: record.account, name: record.name }, queue);
+        }
+        for (queue_id, metas) in snapshot.messages {
+            let Some(queue) = by_id.get(&queue_id) else { continue };
+            let mut state = queue.lock();
+            for meta in metas {
+                // Leases are not persisted: a message in flight at shutdown is visible again.
+                state.insert(meta, now_ms);
+            }
+        }
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        Ok(Arc::new(Engine {
+            store,
+            clock,
+            queues: RwLock::new(queues),
+            next_queue_id: AtomicU64::new(next_queue_id),
+            token_secret,
+            shutdown,
+        }))
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// A persistent secret for keying tokens handed to clients.
+    pub fn token_secret(&self) -> [u8; 32] {
+        self.token_secret
+    }
+
+    /// Makes waiting receivers return at once and future waits return immediately.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Flushes and closes the store.
+    pub fn close(&self) -> Result<(), DomainError> {
+        Ok(self.store.close()?)
+    }
+
+    fn registry(&self) -> std::sync::RwLockReadGuard<'_, HashMap<QueueName, Arc<Queue>>> {
+        self.queues.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn queue(&self, account: &str, name: &str) -> Option<Arc<Queue>> {
+        self.registry().get(&QueueName { account: account.to_string(), name: name.to_string() }).cloned()
+    }
+
+    /// The account's queues whose names start with `prefix`, sorted by name.
+    pub fn list_queues(&self, account: &str, prefix: &str) -> Vec<Arc<Queue>> {
+        let mut found: Vec<Arc<Queue>> = self
+            .registry()
+            .values()
+            .filter(|queue| queue.account == account && queue.name.starts_with(prefix))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        found
+    }
+
+    /// Queues whose dead-letter policy targets `target`, sorted by name.
+    pub fn dead_letter_sources(&self, target: &Queue) -> Vec<Arc<Queue>> {
+        let mut found: Vec<Arc<Queue>> =
+            self.registry()
+                .values()
+                .filter(|queue| {
+                    queue.lock().settings.dead_letter.as_ref().is_some_and(|policy| {
+                        policy.target.account == target.account && policy.target.name == target.name
+                    })
+                })
+                .cloned()
+                .collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        found
+    }
+
+    /// Creates a queue. Fails with `QueueAlreadyExists` if the name is taken; callers decide
+    /// whether an existing queue matches their request.
+    pub async fn create_queue(
+        &self,
+        account: &str,
+        name: &str,
+        settings: QueueSettings,
+        tags: BTreeMap<String, String>,
+    ) -> Result<Arc<Queue>, DomainError> {
+        self.check_dead_letter_target(&settings)?;
+        let key = QueueName { account: account.to_string(), name: name.to_string() };
+        let now_ms = self.clock.now_ms();
+        let (queue, commit) = {
+            let mut registry = self.queues.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if registry.contains_key(&key) {
+                return Err(DomainError::QueueAlreadyExists);
+            }
+            let id = self.next_queue_id.fetch_add(1, Ordering::SeqCst);
+            let queue = Arc::new(Queue {
+                id,
+                account: account.to_string(),
+                name: name.to_string(),
+                created_ms: now_ms,
+                state: std::sync::Mutex::new(QueueState::new(settings, tags, now_ms)),
+                arrivals: tokio::sync::Notify::new(),
+            });
+            let record = record_of(&queue, &queue.lock());
+            let commit = self.store.submit(vec![
+                Mutation::PutSetting { key: NEXT_QUEUE_ID_SETTING.into(), value: (id + 1).to_be_bytes().to_vec() },
+                Mutation::PutQueue(record),
+            ]);
+            registry.insert(key.clone(), queue.clone());
+            (queue, commit)
+        };
+        if let Err(error) = commit.await {
+            self.queues.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&key);
+            return Err(error.into());
+        }
+        Ok(queue)
+    }
+
+    fn check_dead_letter_target(&self, settings: &QueueSettings) -> Result<(), DomainError> {
+        match &settings.dead_letter {
+            Some(policy) if !self.registry().contains_key(&policy.target) => Err(DomainError::DeadLetterTargetMissing),
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn delete_queue(&self, queue: &Arc<Queue>) -> Result<(), DomainError> {
+        let key = QueueName { account: queue.account.clone(), name: queue.name.clone() };
+        let commit = {
+            let mut registry = self.queues.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut state = queue.lock();
+            if state.deleted {
+                return Err(DomainError::QueueDoesNotExist);
+            }
+            state.deleted = true;
+            registry.remove(&key);
+            self.store.submit(vec![Mutation::DeleteQueue(queue.id)])
+        };
+        queue.arrivals.notify_waiters();
+        Ok(commit.await?)
+    }
+
+    /// Changes a queue's settings and tags through `change`, then persists them.
+    pub async fn update_queue(
+        &self,
+        queue: &Queue,
+        change: impl FnOnce(&mut QueueSettings, &mut BTreeMap<String, String>),
+    ) -> Result<(), DomainError> {
+        let commit = {
+            let mut state = queue.lock();
+            if state.deleted {
+                return Err(DomainError::QueueDoesNotExist);
+            }
+            let mut settings = state.settings.clone();
+            let mut tags = state.tags.clone();
+            change(&mut settings, &mut tags);
+            self.check_dead_letter_target(&settings)?;
+            state.settings = settings;
+            state.tags = tags;
+            state.modified_ms = self.clock.now_ms();
+            self.store.submit(vec![Mutation::PutQueue(record_of(queue, &state))])
+        };
+        Ok(commit.await?)
+    }
+
+    /// Counts after applying due state changes.
+    pub fn counts(&self, queue: &Queue) -> QueueCounts {
+        let mut state = queue.lock();
+        self.refresh(queue, &mut state);
+        state.counts()
+    }
+
+    /// Applies time-driven changes (delays ending, leases expiring, retention) and persists the
+    /// retention deletes without waiting for them.
+    fn refresh(&self, queue: &Queue, state: &mut QueueState) {
+        let expired = state.refresh(self.clock.now_ms());
+        if !expired.is_empty() {
+            let batch = expired.into_iter().map(|seq| Mutation::DeleteMessage { queue: queue.id, seq }).collect();
+            drop(self.store.submit(batch));
+        }
+    }
+
+    /// Drops messages past retention in every queue; meant to run periodically.
+    pub fn sweep(&self) {
+        let queues: Vec<Arc<Queue>> = self.registry().values().cloned().collect();
+        for queue in queues {
+            let mut state = queue.lock();
+            self.refresh(&queue, &mut state);
+        }
+    }
+
+    /// Appends messages; returns once they are durable, then makes them receivable.
+    pub async fn send(&self, queue: &Queue, messages: Vec<NewMessage>) -> Result<Vec<SentMessage>, DomainError> {
+        let now_ms = self.clock.now_ms();
+        let (metas, commit) = {
+            let mut state = queue.lock();
+            if state.deleted {
+                return Err(DomainError::QueueDoesNotExist);
+            }
+            let mut metas = Vec::with_capacity(messages.len());
+            let mut batch = Vec::with_capacity(messages.len());
+            for message in messages {
+                let delay_seconds = message.delay_seconds.unwrap_or(state.settings.delay_seconds);
+                let meta = MessageMeta {
+                    seq: state.reserve_seq(),
+                    message_id: *uuid::Uuid::new_v4().as_bytes(),
+                    sent_ms: now_ms,
+                    available_ms: now_ms + u64::from(delay_seconds) * 1000,
+                    receive_count: 0,
+                    first_receive_ms: 0,
+                    size_bytes: message.size_bytes,
+                };
+                metas.push(meta);
+                batch.push(Mutation::PutMessage { queue: queue.id, meta, content: message.content });
+            }
+            (metas, self.store.submit(batch))
+        };
+        commit.await?;
+        let sent = metas.iter().map(|meta| SentMessage { message_id: meta.message_id, seq: meta.seq }).collect();
+        self.insert_durable(queue, metas);
+        Ok(sent)
+    }
+
+    fn insert_durable(&self, queue: &Queue, metas: Vec<MessageMeta>) {
+        let now_ms = self.clock.now_ms();
+        let newly_visible = {
+            let mut state = queue.lock();
+            metas.into_iter().filter(|meta| state.insert(*meta, now_ms)).count()
+        };
+        for _ in 0..newly_visible {
+            queue.arrivals.notify_one();
+        }
+    }
+
+    /// Leases up to `max_messages` messages, waiting up to `wait_ms` for one to become visible.
+    pub async fn receive(&self, queue: &Arc<Queue>, request: ReceiveRequest) -> Result<Vec<Delivery>, DomainError> {
+        let deadline_ms = self.clock.now_ms().saturating_add(request.wait_ms);
+        let mut shutdown = self.shutdown.subscribe();
+        loop {
+            let arrival = queue.arrivals.notified();
+            tokio::pin!(arrival);
+            arrival.as_mut().enable();
+
+            let (claim, wakeup_ms, dead_letter_target) = {
+                let mut state = queue.lock();
+                if state.deleted {
+                    return Err(DomainError::QueueDoesNotExist);
+                }
+                self.refresh(queue, &mut state);
+                let visibility_seconds =
+                    request.visibility_timeout_seconds.unwrap_or(state.settings.visibility_timeout_seconds);
+                // A dead-letter policy whose target is gone leaves messages where they are.
+                let dead_letter = state.settings.dead_letter.as_ref().and_then(|policy| {
+                    let target = self.registry().get(&policy.target).cloned()?;
+                    Some((target, policy.max_receive_count))
+                });
+                let claim = state.claim(
+                    self.clock.now_ms(),
+                    request.max_messages,
+                    u64::from(visibility_seconds) * 1000,
+                    dead_letter.as_ref().map(|(_, limit)| *limit),
+                );
+                if !claim.leased.is_empty() {
+                    let updates = claim
+                        .leased
+                        .iter()
+                        .map(|meta| Mutation::UpdateMessage { queue: queue.id, meta: *meta })
+                        .collect();
+                    // Receive counts must survive a restart for dead-lettering to work, but a
+                    // receive need not wait for them to be durable.
+                    drop(self.store.submit(updates));
+                }
+                (claim, state.next_wakeup_ms(), dead_letter.map(|(target, _)| target))
+            };
+
+            if let Some(target) = dead_letter_target {
+                for meta in &claim.dead_lettered {
+                    self.move_to_dead_letter(queue, &target, *meta).await?;
+                }
+            }
+            let deliveries = self.read_deliveries(queue, claim.leased)?;
+            if !deliveries.is_empty() || *shutdown.borrow() {
+                return Ok(deliveries);
+            }
+            let now_ms = self.clock.now_ms();
+            if now_ms >= deadline_ms {
+                return Ok(Vec::new());
+            }
+            let wake_ms = wakeup_ms.map_or(deadline_ms, |at| at.min(deadline_ms));
+            tokio::select! {
+                _ = &mut arrival => {}
+                _ = self.clock.sleep_until(wake_ms) => {}
+                _ = shutdown.changed() => return Ok(Vec::new()),
+            }
+        }
+    }
+
+    fn read_deliveries(&self, queue: &Queue, leased: Vec<MessageMeta>) -> Result<Vec<Delivery>, DomainError> {
+        let mut deliveries = Vec::with_capacity(leased.len());
+        for meta in leased {
+            // A message purged or deleted since it was claimed has no content any more.
+            if let Some(content) = self.store.read_content(queue.id, meta.seq)? {
+                deliveries.push(Delivery { meta, content });
+            }
+        }
+        Ok(deliveries)
+    }
+
+    async fn move_to_dead_letter(&self, source: &Queue, target: &Queue, meta: MessageMeta) -> Result<(), DomainError> {
+        let Some(mut content) = self.store.read_content(source.id, meta.seq)? else {
+            return Ok(());
+        };
+        content.dead_letter_source = Some(format!("{}/{}", source.account, source.name));
+        let now_ms = self.clock.now_ms();
+        let (moved, commit) = {
+            let mut state = target.lock();
+            if state.deleted {
+                return Ok(());
+            }
+            // The message keeps its identity and sent time; retention counts from the original
+            // send, as on AWS.
+            let moved = MessageMeta {
+                seq: state.reserve_seq(),
+                available_ms: now_ms,
+                receive_count: 0,
+                first_receive_ms: 0,
+                ..meta
+            };
+            let commit = self.store.submit(vec![
+                Mutation::PutMessage { queue: target.id, meta: moved, content },
+                Mutation::DeleteMessage { queue: source.id, seq: meta.seq },
+            ]);
+            (moved, commit)
+        };
+        commit.await?;
+        self.insert_durable(target, vec![moved]);
+        Ok(())
+    }
+
+    /// Deletes messages by lease. A message that is already gone counts as deleted.
+    pub async fn delete_messages(&self, queue: &Queue, leases: &[LeaseRef]) -> Result<(), DomainError> {
+        let commit = {
+            let mut state = queue.lock();
+            if state.deleted {
+                return Err(DomainError::QueueDoesNotExist);
+            }
+            let batch: Vec<Mutation> = leases
+                .iter()
+                .filter_map(|lease| state.remove(lease.seq))
+                .map(|meta| Mutation::DeleteMessage { queue: queue.id, seq: meta.seq })
+                .collect();
+            if batch.is_empty() {
+                return Ok(());
+            }
+            self.store.submit(batch)
+        };
+        Ok(commit.await?)
+    }
+
+    /// Changes how long a leased message stays invisible; 0 releases it at once.
+    pub fn change_visibility(
+        &self,
+        queue: &Queue,
+        lease: LeaseRef,
+        visibility_seconds: u32,
+    ) -> Result<(), DomainError> {
+        let became_visible = {
+            let mut state = queue.lock();
+            if state.deleted {
+                return Err(DomainError::QueueDoesNotExist);
+            }
+            self.refresh(queue, &mut state);
+            state
+                .change_visibility(self.clock.now_ms(), lease, u64::from(visibility_seconds) * 1000, LEASE_TOTAL_MS_MAX)
+                .map_err(|error| match error {
+                    VisibilityChangeError::NotInFlight => DomainError::MessageNotInFlight,
+                    VisibilityChangeError::NotCurrent => DomainError::LeaseNotCurrent,
+                    VisibilityChangeError::TooLong => {
+                        DomainError::VisibilityTimeoutTooLong { max_seconds: LEASE_TOTAL_MS_MAX / 1000 }
+                    }
+                })?
+        };
+        if became_visible {
+            queue.arrivals.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Deletes every message in the queue. Refused within [`PURGE_INTERVAL_MS`] of the last purge.
+    pub async fn purge(&self, queue: &Queue) -> Result<(), DomainError> {
+        let now_ms = self.clock.now_ms();
+        let commit = {
+            let mut state = queue.lock();
+            if state.deleted {
+                return Err(DomainError::QueueDoesNotExist);
+            }
+            if state.last_purge_ms.is_some_and(|last| now_ms < last + PURGE_INTERVAL_MS) {
+                return Err(DomainError::PurgeInProgress);
+            }
+            state.last_purge_ms = Some(now_ms);
+            let up_to_seq = state.purge();
+            self.store.submit(vec![Mutation::PurgeMessages { queue: queue.id, up_to_seq }])
+        };
+        Ok(commit.await?)
+    }
+}
+
+fn record_of(queue: &Queue, state: &QueueState) -> QueueRecord {
+    QueueRecord {
+        id: queue.id,
+        account: queue.account.clone(),
+        name: queue.name.clone(),
+        created_ms: queue.created_ms,
+        modified_ms: state.modified_ms,
+        attributes: state.settings.to_pairs(),
+        tags: state.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    }
+}

@@ -1,0 +1,27 @@
+//! Errors of the domain core. Front-ends map each variant to their protocol's own error.
+
+use wharf_store::StoreError;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum DomainError {
+    #[error("queue does not exist")]
+    QueueDoesNotExist,
+    #[error("a queue with this name already exists with different settings")]
+    QueueAlreadyExists,
+    #[error("the dead-letter target queue does not exist")]
+    DeadLetterTargetMissing,
+    #[error("message of {size_bytes} bytes is larger than the queue's maximum of {max_bytes}")]
+    MessageTooLarge { size_bytes: u64, max_bytes: u64 },
+    #[error("the message is not in flight")]
+    MessageNotInFlight,
+    #[error("the message does not exist or its lease is no longer current")]
+    LeaseNotCurrent,
+    #[error("the total visibility timeout would exceed {max_seconds} seconds")]
+    VisibilityTimeoutTooLong { max_seconds: u64 },
+    #[error("a purge of this queue is already in progress")]
+    PurgeInProgress,
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

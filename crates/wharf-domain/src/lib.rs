@@ -1,0 +1,22 @@
+//! Wharf's protocol-neutral core. It owns queues and their messages: delays, leases (visibility),
+//! long-poll waiting, dead-letter redrive, retention and purges, plus the [`Clock`] every
+//! deadline is read from.
+//!
+//! It must not name any protocol (no AWS, AMQP, MQTT or STOMP types or spellings), must read time
+//! only through [`Clock`], and touches disk only through [`wharf_store::Store`].
+//!
+//! Layout: `clock` (time), `settings` (a queue's settings), `queue` (one queue's in-memory index,
+//! pure), `engine` (the registry and every operation, deciding what to persist), `error`.
+
+pub mod clock;
+pub mod engine;
+pub mod error;
+pub mod queue;
+pub mod settings;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{Delivery, Engine, NewMessage, ReceiveRequest, SentMessage, LEASE_TOTAL_MS_MAX};
+pub use error::DomainError;
+pub use queue::{LeaseRef, Queue, QueueCounts};
+pub use settings::{DeadLetterPolicy, QueueName, QueueSettings};
+pub use wharf_store::{AttributeRecord as MessageAttribute, AttributeValueRecord as AttributeValue, MessageContent};

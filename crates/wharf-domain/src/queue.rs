@@ -1,0 +1,395 @@
+//! One queue's in-memory index: which messages are delayed, visible or leased, and in what
+//! order. Every method takes the current time; none touches the store, so the index is tested
+//! on its own and the engine decides what to persist.
+//!
+//! Message states: `delayed → visible → leased → (deleted | visible again | dead-lettered)`.
+//! Each message sits in exactly one of the `delayed`, `visible` and `leased` sets, keyed so the
+//! next one due comes first; `expiry` orders every message by sent time for retention.
+
+use crate::settings::QueueSettings;
+use std::collections::{BTreeMap, BTreeSet};
+use wharf_store::{MessageMeta, QueueId};
+
+/// A lease is current only while the message's receive count still equals the count it was
+/// granted at: a later receive supersedes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseRef {
+    pub seq: u64,
+    pub receive_count: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryState {
+    Delayed { available_ms: u64 },
+    Visible,
+    Leased { deadline_ms: u64, leased_at_ms: u64 },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    meta: MessageMeta,
+    state: EntryState,
+}
+
+/// Message counts as of one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub visible: u64,
+    pub leased: u64,
+    pub delayed: u64,
+}
+
+/// What a claim took off the queue.
+#[derive(Debug, Default)]
+pub(crate) struct Claim {
+    /// Messages now leased to the caller, with their receive count already raised.
+    pub leased: Vec<MessageMeta>,
+    /// Messages whose receive count passed the dead-letter limit; removed from this queue.
+    pub dead_lettered: Vec<MessageMeta>,
+}
+
+pub(crate) struct QueueState {
+    pub settings: QueueSettings,
+    pub tags: BTreeMap<String, String>,
+    pub modified_ms: u64,
+    pub deleted: bool,
+    pub last_purge_ms: Option<u64>,
+    entries: BTreeMap<u64, Entry>,
+    visible: BTreeSet<u64>,
+    delayed: BTreeSet<(u64, u64)>,
+    leased: BTreeSet<(u64, u64)>,
+    expiry: BTreeSet<(u64, u64)>,
+    next_seq: u64,
+    /// Messages with `seq <= purged_up_to` were purged; a send that commits late must not
+    /// bring one back.
+    purged_up_to: u64,
+}
+
+impl QueueState {
+    pub fn new(settings: QueueSettings, tags: BTreeMap<String, String>, modified_ms: u64) -> Self {
+        QueueState {
+            settings,
+            tags,
+            modified_ms,
+            deleted: false,
+            last_purge_ms: None,
+            entries: BTreeMap::new(),
+            visible: BTreeSet::new(),
+            delayed: BTreeSet::new(),
+            leased: BTreeSet::new(),
+            expiry: BTreeSet::new(),
+            next_seq: 1,
+            purged_up_to: 0,
+        }
+    }
+
+    pub fn reserve_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    /// Adds a message whose write is durable. Returns whether it is visible right away.
+    pub fn insert(&mut self, meta: MessageMeta, now_ms: u64) -> bool {
+        if self.deleted || meta.seq <= self.purged_up_to {
+            return false;
+        }
+        self.next_seq = self.next_seq.max(meta.seq + 1);
+        let state = if meta.available_ms > now_ms {
+            self.delayed.insert((meta.available_ms, meta.seq));
+            EntryState::Delayed { available_ms: meta.available_ms }
+        } else {
+            self.visible.insert(meta.seq);
+            EntryState::Visible
+        };
+        self.expiry.insert((meta.sent_ms, meta.seq));
+        self.entries.insert(meta.seq, Entry { meta, state });
+        state == EntryState::Visible
+    }
+
+    /// Moves due delayed and expired leased messages to visible and drops messages past the
+    /// retention period, returning the dropped ones' sequence numbers.
+    pub fn refresh(&mut self, now_ms: u64) -> Vec<u64> {
+        let retention_ms = u64::from(self.settings.retention_seconds) * 1000;
+        let mut expired = Vec::new();
+        while let Some(&(sent_ms, seq)) = self.expiry.first() {
+            if sent_ms.saturating_add(retention_ms) > now_ms {
+                break;
+            }
+            self.remove(seq);
+            expired.push(seq);
+        }
+        while let Some(&(available_ms, seq)) = self.delayed.first() {
+            if available_ms > now_ms {
+                break;
+            }
+            self.delayed.pop_first();
+            self.make_visible(seq);
+        }
+        while let Some(&(deadline_ms, seq)) = self.leased.first() {
+            if deadline_ms > now_ms {
+                break;
+            }
+            self.leased.pop_first();
+            self.make_visible(seq);
+        }
+        expired
+    }
+
+    fn make_visible(&mut self, seq: u64) {
+        if let Some(entry) = self.entries.get_mut(&seq) {
+            entry.state = EntryState::Visible;
+            self.visible.insert(seq);
+        }
+    }
+
+    /// Leases up to `max` visible messages for `visibility_ms`. With a dead-letter limit, a
+    /// message already received that many times is removed instead and returned for moving.
+    pub fn claim(&mut self, now_ms: u64, max: usize, visibility_ms: u64, dead_letter_limit: Option<u32>) -> Claim {
+        let mut claim = Claim::default();
+        while claim.leased.len() < max {
+            let Some(seq) = self.visible.pop_first() else { break };
+            let Some(entry) = self.entries.get_mut(&seq) else { continue };
+            if dead_letter_limit.is_some_and(|limit| entry.meta.receive_count >= limit) {
+                let meta = entry.meta;
+                self.remove(seq);
+                claim.dead_lettered.push(meta);
+                continue;
+            }
+            entry.meta.receive_count = entry.meta.receive_count.saturating_add(1);
+            if entry.meta.first_receive_ms == 0 {
+                entry.meta.first_receive_ms = now_ms;
+            }
+            let deadline_ms = now_ms.saturating_add(visibility_ms);
+            entry.state = EntryState::Leased { deadline_ms, leased_at_ms: now_ms };
+            self.leased.insert((deadline_ms, seq));
+            claim.leased.push(entry.meta);
+        }
+        claim
+    }
+
+    /// Removes a message wherever it is. Returns its metadata if it was there.
+    pub fn remove(&mut self, seq: u64) -> Option<MessageMeta> {
+        let entry = self.entries.remove(&seq)?;
+        match entry.state {
+            EntryState::Delayed { available_ms } => {
+                self.delayed.remove(&(available_ms, seq));
+            }
+            EntryState::Visible => {
+                self.visible.remove(&seq);
+            }
+            EntryState::Leased { deadline_ms, .. } => {
+                self.leased.remove(&(deadline_ms, seq));
+            }
+        }
+        self.expiry.remove(&(entry.meta.sent_ms, seq));
+        Some(entry.meta)
+    }
+
+    #[cfg(test)]
+    fn contains(&self, seq: u64) -> bool {
+        self.entries.contains_key(&seq)
+    }
+
+    /// Changes the deadline of a current lease; 0 makes the message visible at once.
+    /// `max_total_ms` bounds the lease measured from when it was granted.
+    pub fn change_visibility(
+        &mut self,
+        now_ms: u64,
+        lease: LeaseRef,
+        visibility_ms: u64,
+        max_total_ms: u64,
+    ) -> Result<bool, VisibilityChangeError> {
+        let entry = self.entries.get_mut(&lease.seq).ok_or(VisibilityChangeError::NotCurrent)?;
+        let EntryState::Leased { deadline_ms, leased_at_ms } = entry.state else {
+            return Err(VisibilityChangeError::NotInFlight);
+        };
+        if entry.meta.receive_count != lease.receive_count {
+            return Err(VisibilityChangeError::NotCurrent);
+        }
+        let new_deadline_ms = now_ms.saturating_add(visibility_ms);
+        if new_deadline_ms.saturating_sub(leased_at_ms) > max_total_ms {
+            return Err(VisibilityChangeError::TooLong);
+        }
+        self.leased.remove(&(deadline_ms, lease.seq));
+        if visibility_ms == 0 {
+            entry.state = EntryState::Visible;
+            self.visible.insert(lease.seq);
+            return Ok(true);
+        }
+        entry.state = EntryState::Leased { deadline_ms: new_deadline_ms, leased_at_ms };
+        self.leased.insert((new_deadline_ms, lease.seq));
+        Ok(false)
+    }
+
+    /// Drops every message; returns the highest sequence number dropped (0 if none ever sent).
+    pub fn purge(&mut self) -> u64 {
+        self.entries.clear();
+        self.visible.clear();
+        self.delayed.clear();
+        self.leased.clear();
+        self.expiry.clear();
+        self.purged_up_to = self.next_seq - 1;
+        self.purged_up_to
+    }
+
+    pub fn counts(&self) -> QueueCounts {
+        QueueCounts {
+            visible: self.visible.len() as u64,
+            leased: self.leased.len() as u64,
+            delayed: self.delayed.len() as u64,
+        }
+    }
+
+    /// The next instant something becomes visible by itself, if any.
+    pub fn next_wakeup_ms(&self) -> Option<u64> {
+        let delayed = self.delayed.first().map(|(at, _)| *at);
+        let leased = self.leased.first().map(|(at, _)| *at);
+        match (delayed, leased) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VisibilityChangeError {
+    NotInFlight,
+    NotCurrent,
+    TooLong,
+}
+
+/// A queue: identity plus its index behind one lock.
+pub struct Queue {
+    pub id: QueueId,
+    pub account: String,
+    pub name: String,
+    pub created_ms: u64,
+    pub(crate) state: std::sync::Mutex<QueueState>,
+    /// Wakes long-polling receivers when a message becomes visible.
+    pub(crate) arrivals: tokio::sync::Notify,
+}
+
+impl Queue {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        // Index updates never leave a half-done state behind a panic, so a poisoned lock's data
+        // is still consistent.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn settings(&self) -> QueueSettings {
+        self.lock().settings.clone()
+    }
+
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        self.lock().tags.clone()
+    }
+
+    pub fn modified_ms(&self) -> u64 {
+        self.lock().modified_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(seq: u64, sent_ms: u64, available_ms: u64) -> MessageMeta {
+        MessageMeta {
+            seq,
+            message_id: [0; 16],
+            sent_ms,
+            available_ms,
+            receive_count: 0,
+            first_receive_ms: 0,
+            size_bytes: 1,
+        }
+    }
+
+    fn state() -> QueueState {
+        QueueState::new(QueueSettings::default(), BTreeMap::new(), 0)
+    }
+
+    #[test]
+    fn delayed_message_becomes_visible_at_its_time() {
+        let mut queue = state();
+        assert!(!queue.insert(meta(1, 1000, 5000), 1000));
+        assert_eq!(queue.counts(), QueueCounts { visible: 0, leased: 0, delayed: 1 });
+        assert_eq!(queue.next_wakeup_ms(), Some(5000));
+        queue.refresh(4999);
+        assert_eq!(queue.counts().delayed, 1);
+        queue.refresh(5000);
+        assert_eq!(queue.counts(), QueueCounts { visible: 1, leased: 0, delayed: 0 });
+    }
+
+    #[test]
+    fn lease_expires_and_message_returns_with_higher_receive_count() {
+        let mut queue = state();
+        queue.insert(meta(1, 0, 0), 0);
+        let claim = queue.claim(0, 10, 30_000, None);
+        assert_eq!(claim.leased.len(), 1);
+        assert_eq!(claim.leased[0].receive_count, 1);
+        assert_eq!(claim.leased[0].first_receive_ms, 0);
+        assert!(queue.claim(29_999, 10, 30_000, None).leased.is_empty());
+        queue.refresh(30_000);
+        let again = queue.claim(30_000, 10, 30_000, None);
+        assert_eq!(again.leased[0].receive_count, 2);
+    }
+
+    #[test]
+    fn dead_letter_limit_removes_instead_of_leasing() {
+        let mut queue = state();
+        queue.insert(meta(1, 0, 0), 0);
+        for round in 0..2u64 {
+            assert_eq!(queue.claim(round * 10, 1, 0, Some(2)).leased.len(), 1);
+            queue.refresh(round * 10);
+        }
+        let claim = queue.claim(100, 1, 0, Some(2));
+        assert!(claim.leased.is_empty());
+        assert_eq!(claim.dead_lettered.len(), 1);
+        assert!(!queue.contains(1));
+    }
+
+    #[test]
+    fn change_visibility_rules() {
+        let mut queue = state();
+        queue.insert(meta(1, 0, 0), 0);
+        queue.insert(meta(2, 0, 0), 0);
+        let claim = queue.claim(0, 1, 10_000, None);
+        let lease = LeaseRef { seq: claim.leased[0].seq, receive_count: 1 };
+        let visible = LeaseRef { seq: 2, receive_count: 0 };
+        assert_eq!(queue.change_visibility(0, visible, 5, 43_200_000), Err(VisibilityChangeError::NotInFlight));
+        let stale = LeaseRef { seq: 1, receive_count: 7 };
+        assert_eq!(queue.change_visibility(0, stale, 5, 43_200_000), Err(VisibilityChangeError::NotCurrent));
+        assert_eq!(queue.change_visibility(1000, lease, 43_200_000, 43_200_000), Err(VisibilityChangeError::TooLong));
+        assert_eq!(queue.change_visibility(1000, lease, 60_000, 43_200_000), Ok(false));
+        assert_eq!(queue.next_wakeup_ms(), Some(61_000));
+        assert_eq!(queue.change_visibility(2000, lease, 0, 43_200_000), Ok(true));
+        assert_eq!(queue.counts(), QueueCounts { visible: 2, leased: 0, delayed: 0 });
+    }
+
+    #[test]
+    fn retention_drops_old_messages_in_any_state() {
+        let mut queue = state();
+        queue.settings.retention_seconds = 60;
+        queue.insert(meta(1, 0, 0), 0);
+        queue.insert(meta(2, 10_000, 10_000), 10_000);
+        queue.claim(10_000, 1, 100_000, None);
+        assert_eq!(queue.refresh(59_999), Vec::<u64>::new());
+        assert_eq!(queue.refresh(60_000), vec![1]);
+        assert_eq!(queue.refresh(70_000), vec![2]);
+        assert_eq!(queue.counts(), QueueCounts::default());
+    }
+
+    #[test]
+    fn purge_blocks_late_inserts_of_older_messages() {
+        let mut queue = state();
+        let early = queue.reserve_seq();
+        let second = queue.reserve_seq();
+        queue.insert(meta(second, 0, 0), 0);
+        assert_eq!(queue.purge(), 2);
+        assert!(!queue.insert(meta(early, 0, 0), 0));
+        let later = queue.reserve_seq();
+        assert!(queue.insert(meta(later, 0, 0), 0));
+    }
+}

@@ -1,0 +1,163 @@
+//! The conformance suite: every engine runs these checks from its own tests. The random check
+//! applies the same operation sequence to the engine and to [`MemoryStore`] and demands the same
+//! results.
+
+use crate::memory::MemoryStore;
+use crate::{
+    AttributeRecord, AttributeValueRecord, MessageContent, MessageMeta, Mutation, QueueId, QueueRecord, Snapshot, Store,
+};
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+pub fn queue_record(id: QueueId, name: &str) -> QueueRecord {
+    QueueRecord {
+        id,
+        account: "000000000000".to_string(),
+        name: name.to_string(),
+        created_ms: 1_000,
+        modified_ms: 2_000,
+        attributes: vec![("VisibilityTimeout".into(), "30".into())],
+        tags: vec![("team".into(), "core".into())],
+    }
+}
+
+pub fn message(seq: u64, body: &str) -> (MessageMeta, MessageContent) {
+    let meta = MessageMeta {
+        seq,
+        message_id: [seq as u8; 16],
+        sent_ms: 10_000 + seq,
+        available_ms: 10_000 + seq,
+        receive_count: 0,
+        first_receive_ms: 0,
+        size_bytes: body.len() as u32,
+    };
+    let content = MessageContent {
+        body: Bytes::copy_from_slice(body.as_bytes()),
+        attributes: vec![
+            AttributeRecord {
+                name: "colour".into(),
+                data_type: "String".into(),
+                value: AttributeValueRecord::Text("blue".into()),
+            },
+            AttributeRecord {
+                name: "blob".into(),
+                data_type: "Binary.raw".into(),
+                value: AttributeValueRecord::Binary(Bytes::from_static(&[0, 1, 2, 255])),
+            },
+        ],
+        system_attributes: vec![],
+        sender_id: "AIDAEXAMPLE".into(),
+        group_id: Some("g1".into()),
+        deduplication_id: None,
+        dead_letter_source: None,
+    };
+    (meta, content)
+}
+
+fn put(queue: QueueId, seq: u64, body: &str) -> Mutation {
+    let (meta, content) = message(seq, body);
+    Mutation::PutMessage { queue, meta, content }
+}
+
+/// Queues, messages, updates, deletes and settings round-trip through one store.
+pub async fn check_roundtrip(store: &dyn Store) {
+    store
+        .submit(vec![
+            Mutation::PutQueue(queue_record(1, "alpha")),
+            Mutation::PutQueue(queue_record(2, "beta")),
+            put(1, 1, "one"),
+            put(1, 2, "two"),
+            put(2, 1, "other"),
+            Mutation::PutSetting { key: "k".into(), value: vec![1, 2, 3] },
+        ])
+        .await
+        .expect("commit");
+    let (mut meta, _) = message(2, "two");
+    meta.receive_count = 3;
+    meta.first_receive_ms = 12_345;
+    store
+        .submit(vec![Mutation::UpdateMessage { queue: 1, meta }, Mutation::DeleteMessage { queue: 1, seq: 1 }])
+        .await
+        .expect("commit");
+
+    let snapshot = store.load().expect("load");
+    assert_eq!(snapshot.queues, vec![queue_record(1, "alpha"), queue_record(2, "beta")]);
+    assert_eq!(snapshot.messages, vec![(1, vec![meta]), (2, vec![message(1, "other").0])]);
+    assert_eq!(snapshot.settings, vec![("k".to_string(), vec![1, 2, 3])]);
+    assert_eq!(store.read_content(1, 2).expect("read"), Some(message(2, "two").1));
+    assert_eq!(store.read_content(1, 1).expect("read"), None);
+
+    store.submit(vec![Mutation::DeleteQueue(2)]).await.expect("commit");
+    let snapshot = store.load().expect("load");
+    assert_eq!(snapshot.queues.len(), 1);
+    assert_eq!(snapshot.messages, vec![(1, vec![meta])]);
+    assert_eq!(store.read_content(2, 1).expect("read"), None);
+}
+
+/// Applies one random operation sequence to `store` and to the in-memory model and compares.
+pub async fn check_random_against_model(store: &dyn Store, seed: u64) {
+    let model = MemoryStore::new();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut next_seq = [1u64; 4];
+    for _ in 0..300 {
+        let mut batch = Vec::new();
+        for _ in 0..rng.random_range(1..6) {
+            let queue = rng.random_range(1..4u64);
+            let mutation = match rng.random_range(0..100) {
+                0..=4 => Mutation::PutQueue(queue_record(queue, &format!("q{queue}"))),
+                5 => Mutation::DeleteQueue(queue),
+                6..=55 => {
+                    let seq = next_seq[queue as usize];
+                    next_seq[queue as usize] += 1;
+                    put(queue, seq, &"x".repeat(rng.random_range(0..2000)))
+                }
+                56..=70 => {
+                    let (mut meta, _) = message(rng.random_range(1..next_seq[queue as usize] + 1), "");
+                    meta.receive_count = rng.random_range(1..10);
+                    Mutation::UpdateMessage { queue, meta }
+                }
+                71..=97 => Mutation::DeleteMessage { queue, seq: rng.random_range(1..next_seq[queue as usize] + 1) },
+                _ => Mutation::PurgeMessages { queue, up_to_seq: rng.random_range(0..next_seq[queue as usize]) },
+            };
+            batch.push(mutation);
+        }
+        let (engine_result, model_result) = (store.submit(batch.clone()).await, model.submit(batch).await);
+        assert_eq!(engine_result, model_result);
+    }
+    assert_snapshots_equal(&store.load().expect("load"), &model.load().expect("load"));
+    for queue in 1..4 {
+        for seq in 1..next_seq[queue as usize] {
+            assert_eq!(
+                store.read_content(queue, seq).expect("read"),
+                model.read_content(queue, seq).expect("read"),
+                "content of queue {queue} seq {seq}"
+            );
+        }
+    }
+}
+
+fn assert_snapshots_equal(engine: &Snapshot, model: &Snapshot) {
+    assert_eq!(engine.queues, model.queues);
+    assert_eq!(engine.messages, model.messages);
+    assert_eq!(engine.settings, model.settings);
+}
+
+/// Everything committed before `close` is there after reopening.
+pub async fn check_survives_reopen(open: &dyn Fn() -> Box<dyn Store>) {
+    {
+        let store = open();
+        let mut batch = vec![Mutation::PutQueue(queue_record(7, "durable"))];
+        batch.extend((1..=50).map(|seq| put(7, seq, &format!("body {seq}"))));
+        store.submit(batch).await.expect("commit");
+        store.submit(vec![Mutation::DeleteMessage { queue: 7, seq: 3 }]).await.expect("commit");
+        store.close().expect("close");
+    }
+    let store = open();
+    let snapshot = store.load().expect("load");
+    assert_eq!(snapshot.queues, vec![queue_record(7, "durable")]);
+    let seqs: Vec<u64> = snapshot.messages[0].1.iter().map(|meta| meta.seq).collect();
+    let expected: Vec<u64> = (1..=50).filter(|seq| *seq != 3).collect();
+    assert_eq!(seqs, expected);
+    assert_eq!(store.read_content(7, 50).expect("read"), Some(message(50, "body 50").1));
+}

@@ -1,0 +1,99 @@
+//! The in-memory engine: nothing touches disk. It is deliberately the simplest correct
+//! implementation of [`Store`], and the model other engines are compared with.
+
+use crate::{Commit, MessageContent, MessageMeta, Mutation, QueueId, QueueRecord, Snapshot, Store, StoreError};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<MemoryState>,
+}
+
+#[derive(Default)]
+struct MemoryState {
+    queues: BTreeMap<QueueId, QueueRecord>,
+    messages: BTreeMap<(QueueId, u64), (MessageMeta, MessageContent)>,
+    settings: BTreeMap<String, Vec<u8>>,
+    closed: bool,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        // A poisoned lock only means another thread panicked mid-apply; the maps stay usable.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl MemoryState {
+    fn apply(&mut self, mutation: Mutation) {
+        match mutation {
+            Mutation::PutQueue(record) => {
+                self.queues.insert(record.id, record);
+            }
+            Mutation::DeleteQueue(queue) => {
+                self.queues.remove(&queue);
+                self.messages.retain(|(owner, _), _| *owner != queue);
+            }
+            Mutation::PutMessage { queue, meta, content } => {
+                self.messages.insert((queue, meta.seq), (meta, content));
+            }
+            Mutation::UpdateMessage { queue, meta } => {
+                if let Some(entry) = self.messages.get_mut(&(queue, meta.seq)) {
+                    entry.0 = meta;
+                }
+            }
+            Mutation::DeleteMessage { queue, seq } => {
+                self.messages.remove(&(queue, seq));
+            }
+            Mutation::PurgeMessages { queue, up_to_seq } => {
+                self.messages.retain(|(owner, seq), _| *owner != queue || *seq > up_to_seq);
+            }
+            Mutation::PutSetting { key, value } => {
+                self.settings.insert(key, value);
+            }
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        let state = self.lock();
+        let mut messages: Vec<(QueueId, Vec<MessageMeta>)> = Vec::new();
+        for ((queue, _), (meta, _)) in &state.messages {
+            match messages.last_mut() {
+                Some((last, metas)) if last == queue => metas.push(*meta),
+                _ => messages.push((*queue, vec![*meta])),
+            }
+        }
+        Ok(Snapshot {
+            queues: state.queues.values().cloned().collect(),
+            messages,
+            settings: state.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        })
+    }
+
+    fn submit(&self, batch: Vec<Mutation>) -> Commit {
+        let mut state = self.lock();
+        if state.closed {
+            return Commit::ready(Err(StoreError::Closed));
+        }
+        for mutation in batch {
+            state.apply(mutation);
+        }
+        Commit::ready(Ok(()))
+    }
+
+    fn read_content(&self, queue: QueueId, seq: u64) -> Result<Option<MessageContent>, StoreError> {
+        Ok(self.lock().messages.get(&(queue, seq)).map(|(_, content)| content.clone()))
+    }
+
+    fn close(&self) -> Result<(), StoreError> {
+        self.lock().closed = true;
+        Ok(())
+    }
+}

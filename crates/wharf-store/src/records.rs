@@ -1,0 +1,93 @@
+//! The records a store persists. They are plain data: the domain converts to and from them.
+
+use crate::QueueId;
+use bytes::Bytes;
+
+/// A queue and its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRecord {
+    pub id: QueueId,
+    pub account: String,
+    pub name: String,
+    pub created_ms: u64,
+    pub modified_ms: u64,
+    /// The queue's settings as name/value pairs, encoded by the domain.
+    pub attributes: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// The part of a message the in-memory index needs; small, read at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageMeta {
+    /// Position in the queue; strictly increasing per queue.
+    pub seq: u64,
+    pub message_id: [u8; 16],
+    pub sent_ms: u64,
+    /// When the message first becomes receivable (sent time plus delay).
+    pub available_ms: u64,
+    pub receive_count: u32,
+    /// 0 until the first receive.
+    pub first_receive_ms: u64,
+    /// Body plus attribute bytes, as counted against size limits.
+    pub size_bytes: u32,
+}
+
+/// A typed value attached to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeRecord {
+    pub name: String,
+    pub data_type: String,
+    pub value: AttributeValueRecord,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributeValueRecord {
+    Text(String),
+    Binary(Bytes),
+}
+
+/// The rest of a message, read when it is delivered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageContent {
+    pub body: Bytes,
+    pub attributes: Vec<AttributeRecord>,
+    pub system_attributes: Vec<AttributeRecord>,
+    pub sender_id: String,
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
+    /// Set when the message was moved here from a dead-letter source queue.
+    pub dead_letter_source: Option<String>,
+}
+
+/// One change to stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mutation {
+    /// Creates or replaces a queue record.
+    PutQueue(QueueRecord),
+    /// Removes a queue and every message it holds.
+    DeleteQueue(QueueId),
+    /// Stores a new message.
+    PutMessage {
+        queue: QueueId,
+        meta: MessageMeta,
+        content: MessageContent,
+    },
+    /// Replaces a stored message's metadata (receive count, first receive time).
+    UpdateMessage {
+        queue: QueueId,
+        meta: MessageMeta,
+    },
+    DeleteMessage {
+        queue: QueueId,
+        seq: u64,
+    },
+    /// Removes every message of the queue with `seq <= up_to_seq`.
+    PurgeMessages {
+        queue: QueueId,
+        up_to_seq: u64,
+    },
+    PutSetting {
+        key: String,
+        value: Vec<u8>,
+    },
+}
