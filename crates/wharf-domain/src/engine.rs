@@ -168,6 +168,11 @@ impl Engine {
         found
     }
 
+    /// Every queue of every account.
+    pub fn all_queues(&self) -> Vec<Arc<Queue>> {
+        self.registry().values().cloned().collect()
+    }
+
     /// Queues whose dead-letter policy targets `target`, sorted by name.
     pub fn dead_letter_sources(&self, target: &Queue) -> Vec<Arc<Queue>> {
         let mut found: Vec<Arc<Queue>> =
@@ -290,8 +295,7 @@ impl Engine {
 
     /// Drops messages past retention in every queue; meant to run periodically.
     pub fn sweep(&self) {
-        let queues: Vec<Arc<Queue>> = self.registry().values().cloned().collect();
-        for queue in queues {
+        for queue in self.all_queues() {
             let mut state = queue.lock();
             self.refresh(&queue, &mut state);
         }

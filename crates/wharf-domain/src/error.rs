@@ -10,8 +10,6 @@ pub enum DomainError {
     QueueAlreadyExists,
     #[error("the dead-letter target queue does not exist")]
     DeadLetterTargetMissing,
-    #[error("message of {size_bytes} bytes is larger than the queue's maximum of {max_bytes}")]
-    MessageTooLarge { size_bytes: u64, max_bytes: u64 },
     #[error("the message is not in flight")]
     MessageNotInFlight,
     #[error("the message does not exist or its lease is no longer current")]

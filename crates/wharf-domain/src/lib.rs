@@ -19,4 +19,5 @@ pub use engine::{Delivery, Engine, NewMessage, ReceiveRequest, SentMessage, LEAS
 pub use error::DomainError;
 pub use queue::{LeaseRef, Queue, QueueCounts};
 pub use settings::{DeadLetterPolicy, QueueName, QueueSettings};
+pub use wharf_store::StoreError;
 pub use wharf_store::{AttributeRecord as MessageAttribute, AttributeValueRecord as AttributeValue, MessageContent};

@@ -1,0 +1,311 @@
+//! The HTTP edge: one listener for every AWS service. It speaks HTTP/1.1 and HTTP/2 with prior
+//! knowledge on the same plain port, limits request size before buffering, authenticates,
+//! routes each request to a service and operation, and records per-operation metrics.
+//!
+//! Routing: `X-Amz-Target: <Prefix>.<Operation>` selects an awsJson service by prefix; otherwise
+//! an `Action` parameter (query string or form body) selects an awsQuery service by the SigV4
+//! signing name, else by `Version`, else the first service. Paths under `/_wharf/` go to the
+//! admin handler.
+
+use crate::auth::Authenticator;
+use crate::service::{AwsRequest, AwsResponse, AwsService, EdgeError, Protocol};
+use crate::sigv4::{self, RequestToVerify};
+use crate::wire::query::QueryParams;
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::net::TcpListener;
+
+/// Serves `/_wharf/…` paths.
+pub trait AdminHandler: Send + Sync + 'static {
+    /// Returns status, content type and body, or `None` for an unknown path.
+    fn handle(&self, path: &str) -> Option<(u16, &'static str, Bytes)>;
+}
+
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    pub request_bytes_max: usize,
+    /// Overrides the base URL taken from the request's Host header.
+    pub advertised_url: Option<String>,
+    pub region: String,
+    /// How long in-flight requests may take to finish after shutdown begins.
+    pub drain_timeout: Duration,
+}
+
+pub struct Edge {
+    services: Vec<Arc<dyn AwsService>>,
+    authenticator: Authenticator,
+    admin: Arc<dyn AdminHandler>,
+    config: EdgeConfig,
+}
+
+const ADMIN_PREFIX: &str = "/_wharf/";
+
+impl Edge {
+    pub fn new(
+        services: Vec<Arc<dyn AwsService>>,
+        authenticator: Authenticator,
+        admin: Arc<dyn AdminHandler>,
+        config: EdgeConfig,
+    ) -> Arc<Self> {
+        Arc::new(Edge { services, authenticator, admin, config })
+    }
+
+    /// Accepts connections until `shutdown` resolves, then lets in-flight requests finish for up
+    /// to the drain timeout.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = &mut shutdown => break,
+            };
+            let (stream, _) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let edge = self.clone();
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let edge = edge.clone();
+                async move { Ok::<_, Infallible>(edge.dispatch(request).await) }
+            });
+            let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+            let watched = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(error) = watched.await {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        if tokio::time::timeout(self.config.drain_timeout, graceful.shutdown()).await.is_err() {
+            tracing::warn!("drain timeout passed with requests still in flight");
+        }
+    }
+
+    async fn dispatch(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let started = Instant::now();
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let (parts, body) = request.into_parts();
+        let path = parts.uri.path().to_string();
+        if let Some(admin_path) = path.strip_prefix(ADMIN_PREFIX) {
+            return match self.admin.handle(admin_path) {
+                Some((status, content_type, body)) => plain_response(status, content_type, body),
+                None => plain_response(404, "text/plain", Bytes::from_static(b"not found\n")),
+            };
+        }
+        let target = header(&parts.headers, "x-amz-target").map(str::to_string);
+        let protocol = if target.is_some() { Protocol::Json } else { Protocol::Query };
+
+        let body = match self.read_body(&parts.headers, body).await {
+            Ok(body) => body,
+            Err(error) => return self.reject(protocol, None, &error, &request_id),
+        };
+        let query_string = parts.uri.query().unwrap_or("");
+        let (service, operation, params) = match self.route(target.as_deref(), &parts.headers, query_string, &body) {
+            Ok(routed) => routed,
+            Err((service, error)) => return self.reject(protocol, service, &error, &request_id),
+        };
+        let header_pairs: Vec<(&str, &str)> = parts
+            .headers
+            .iter()
+            .filter_map(|(name, value)| value.to_str().ok().map(|value| (name.as_str(), value)))
+            .collect();
+        let host = header(&parts.headers, "host").or(parts.uri.authority().map(|authority| authority.as_str()));
+        let host_pair;
+        let mut signed_headers = header_pairs;
+        if header(&parts.headers, "host").is_none() {
+            // HTTP/2 carries the host as :authority, but signers sign it as `host`.
+            if let Some(authority) = parts.uri.authority() {
+                host_pair = ("host", authority.as_str());
+                signed_headers.push(host_pair);
+            }
+        }
+        let to_verify = RequestToVerify {
+            method: parts.method.as_str(),
+            path: &path,
+            query: query_string,
+            headers: &signed_headers,
+            body: &body,
+        };
+        let caller = match self.authenticator.authenticate(&to_verify, unix_seconds()) {
+            Ok(caller) => caller,
+            Err(error) => return self.reject(protocol, Some(service.clone()), &error, &request_id),
+        };
+        let base_url = match &self.config.advertised_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", host.unwrap_or("localhost:4566")),
+        };
+        let service_name = service.signing_name();
+        let aws_request = AwsRequest {
+            protocol,
+            operation: operation.clone(),
+            body,
+            params,
+            caller,
+            region: self.config.region.clone(),
+            base_url,
+            path,
+            request_id: request_id.clone(),
+        };
+        let response = service.handle(aws_request).await;
+        let status = response.status.to_string();
+        let labels = [("service", service_name.to_string()), ("operation", operation), ("status", status)];
+        metrics::counter!("wharf_requests_total", &labels).increment(1);
+        metrics::histogram!("wharf_request_duration_seconds", &labels[..2]).record(started.elapsed().as_secs_f64());
+        into_http(response, &request_id)
+    }
+
+    async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, EdgeError> {
+        let too_large = || EdgeError {
+            code: "RequestEntityTooLarge",
+            status: 413,
+            message: format!("Request body must be at most {} bytes.", self.config.request_bytes_max),
+        };
+        let declared = header(headers, "content-length").and_then(|length| length.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > self.config.request_bytes_max as u64) {
+            return Err(too_large());
+        }
+        match Limited::new(body, self.config.request_bytes_max).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+            Err(_) => Err(EdgeError {
+                code: "IncompleteBody",
+                status: 400,
+                message: "The request body ended before it was complete.".into(),
+            }),
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn route(
+        &self,
+        target: Option<&str>,
+        headers: &HeaderMap,
+        query_string: &str,
+        body: &Bytes,
+    ) -> Result<(Arc<dyn AwsService>, String, QueryParams), (Option<Arc<dyn AwsService>>, EdgeError)> {
+        if let Some(target) = target {
+            let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
+            return match self.services.iter().find(|service| service.json_target_prefix() == prefix) {
+                Some(service) if !operation.is_empty() => {
+                    Ok((service.clone(), operation.to_string(), QueryParams::default()))
+                }
+                found => Err((found.cloned(), unknown_operation(target))),
+            };
+        }
+        let form = header(headers, "content-type")
+            .is_some_and(|content_type| content_type.starts_with("application/x-www-form-urlencoded"));
+        let sources: Vec<&[u8]> =
+            if form { vec![query_string.as_bytes(), body.as_ref()] } else { vec![query_string.as_bytes()] };
+        let default_service = self.services.first().cloned();
+        let params = QueryParams::parse(&sources).map_err(|error| {
+            (
+                default_service.clone(),
+                EdgeError { code: "MalformedQueryString", status: 400, message: error.to_string() },
+            )
+        })?;
+        let signing_name = signing_name(headers, query_string);
+        let version = params.get("Version");
+        let service = self
+            .services
+            .iter()
+            .find(|service| signing_name.as_deref() == Some(service.signing_name()))
+            .or_else(|| self.services.iter().find(|service| version == Some(service.query_version())))
+            .or(default_service.as_ref())
+            .cloned();
+        let Some(service) = service else {
+            return Err((None, unknown_operation("")));
+        };
+        match params.get("Action") {
+            Some(action) if !action.is_empty() => {
+                let action = action.to_string();
+                Ok((service, action, params))
+            }
+            _ => Err((
+                Some(service),
+                EdgeError {
+                    code: "MissingAction",
+                    status: 400,
+                    message: "The request must contain the parameter Action.".into(),
+                },
+            )),
+        }
+    }
+
+    fn reject(
+        &self,
+        protocol: Protocol,
+        service: Option<Arc<dyn AwsService>>,
+        error: &EdgeError,
+        request_id: &str,
+    ) -> Response<Full<Bytes>> {
+        match service.or_else(|| self.services.first().cloned()) {
+            Some(service) => into_http(service.edge_error(protocol, error, request_id), request_id),
+            None => plain_response(error.status, "text/plain", Bytes::from(error.message.clone())),
+        }
+    }
+}
+
+fn unknown_operation(target: &str) -> EdgeError {
+    EdgeError {
+        code: "UnknownOperationException",
+        status: 400,
+        message: format!("The operation {target} is not recognised."),
+    }
+}
+
+/// The service named in the SigV4 credential scope, from either signature form.
+fn signing_name(headers: &HeaderMap, query_string: &str) -> Option<String> {
+    let headers: Vec<(&str, &str)> =
+        headers.iter().filter_map(|(name, value)| value.to_str().ok().map(|value| (name.as_str(), value))).collect();
+    let request = RequestToVerify { method: "", path: "", query: query_string, headers: &headers, body: &[] };
+    sigv4::credential_scope(&request).ok().flatten().map(|scope| scope.service)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+fn unix_seconds() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs() as i64).unwrap_or(0)
+}
+
+fn into_http(response: AwsResponse, request_id: &str) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder()
+        .status(StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", response.content_type)
+        .header("x-amzn-requestid", request_id);
+    for (name, value) in response.headers {
+        builder = builder.header(name, value);
+    }
+    builder.body(Full::new(response.body)).unwrap_or_else(|_| internal_error())
+}
+
+fn plain_response(status: u16, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", content_type)
+        .body(Full::new(body))
+        .unwrap_or_else(|_| internal_error())
+}
+
+fn internal_error() -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(b"internal error\n")));
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}

@@ -1,0 +1,72 @@
+//! The contract between the HTTP edge and an AWS service front-end.
+
+use crate::wire::query::QueryParams;
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+
+/// The wire protocol a request arrived in; replies use the same one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// awsJson 1.0/1.1: `X-Amz-Target: <Prefix>.<Operation>` and a JSON body.
+    Json,
+    /// awsQuery: `Action=<Operation>` form parameters, XML replies.
+    Query,
+}
+
+/// Who sent a request, after authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub account_id: String,
+    pub access_key_id: String,
+}
+
+/// A request routed to one service and operation.
+#[derive(Debug, Clone)]
+pub struct AwsRequest {
+    pub protocol: Protocol,
+    pub operation: String,
+    /// The raw body (the JSON document for [`Protocol::Json`]).
+    pub body: Bytes,
+    /// Query-string and form parameters (for [`Protocol::Query`]).
+    pub params: QueryParams,
+    pub caller: Caller,
+    /// Region used in ARNs.
+    pub region: String,
+    /// `scheme://host[:port]` clients should use to reach this server again.
+    pub base_url: String,
+    /// The request path, for services that address resources by URL.
+    pub path: String,
+    pub request_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AwsResponse {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Bytes,
+}
+
+/// An error the edge raises before a service sees the request (authentication, size, routing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeError {
+    pub code: &'static str,
+    pub status: u16,
+    pub message: String,
+}
+
+pub type ResponseFuture<'a> = Pin<Box<dyn Future<Output = AwsResponse> + Send + 'a>>;
+
+/// An AWS service front-end.
+pub trait AwsService: Send + Sync + 'static {
+    /// The SigV4 signing name, e.g. `sqs`.
+    fn signing_name(&self) -> &'static str;
+    /// The `X-Amz-Target` prefix, e.g. `AmazonSQS`.
+    fn json_target_prefix(&self) -> &'static str;
+    /// The awsQuery `Version`, e.g. `2012-11-05`.
+    fn query_version(&self) -> &'static str;
+    fn handle(&self, request: AwsRequest) -> ResponseFuture<'_>;
+    /// Renders an edge error in this service's error format.
+    fn edge_error(&self, protocol: Protocol, error: &EdgeError, request_id: &str) -> AwsResponse;
+}

@@ -1,0 +1,9 @@
+//! Pure wire codecs shared by the AWS front-ends: no tokio, no I/O, never panic on input.
+//!
+//! - [`query`]: awsQuery form parameters (`Action=…&Attribute.1.Name=…`) into a nested tree.
+//! - [`xml`]: rendering a JSON-shaped document as awsQuery XML, with AWS's escaping.
+//! - [`json`]: awsJson error bodies.
+
+pub mod json;
+pub mod query;
+pub mod xml;

@@ -1,0 +1,69 @@
+//! DeleteMessage and DeleteMessageBatch. Deleting a message that is already gone succeeds, as on
+//! AWS; a handle that is not one of this queue's is ReceiptHandleIsInvalid.
+
+use crate::error_map::SqsError;
+use crate::ops::batch;
+use crate::ops::required;
+use crate::receipt;
+use crate::Context;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+pub struct SingleInput {
+    #[serde(rename = "QueueUrl")]
+    queue_url: Option<String>,
+    #[serde(rename = "ReceiptHandle")]
+    receipt_handle: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct Entry {
+    #[serde(rename = "Id")]
+    id: Option<String>,
+    #[serde(rename = "ReceiptHandle")]
+    receipt_handle: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct BatchInput {
+    #[serde(rename = "QueueUrl")]
+    queue_url: Option<String>,
+    #[serde(rename = "Entries", default)]
+    entries: Vec<Entry>,
+}
+
+pub async fn single(context: &Context<'_>, input: SingleInput) -> Result<Value, SqsError> {
+    let queue = context.queue(input.queue_url.as_deref())?;
+    let handle = required(input.receipt_handle.as_deref(), "ReceiptHandle")?;
+    let lease = receipt::open(&context.service.tokens, queue.id, handle)?;
+    context.engine().delete_messages(&queue, &[lease]).await?;
+    Ok(json!({}))
+}
+
+pub async fn batch(context: &Context<'_>, input: BatchInput) -> Result<Value, SqsError> {
+    let queue = context.queue(input.queue_url.as_deref())?;
+    batch::check_ids(
+        input.entries.iter().map(|entry| entry.id.as_deref().unwrap_or("")),
+        "DeleteMessageBatchRequestEntry",
+    )?;
+    let mut leases = Vec::new();
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    for entry in &input.entries {
+        let id = entry.id.as_deref().unwrap_or("");
+        let opened = match entry.receipt_handle.as_deref() {
+            Some(handle) => receipt::open(&context.service.tokens, queue.id, handle),
+            None => Err(SqsError::missing("ReceiptHandle")),
+        };
+        match opened {
+            Ok(lease) => {
+                leases.push(lease);
+                successful.push(json!({ "Id": id }));
+            }
+            Err(error) => failed.push(batch::failure(id, &error)),
+        }
+    }
+    context.engine().delete_messages(&queue, &leases).await?;
+    Ok(json!({ "Successful": successful, "Failed": failed }))
+}

@@ -1,0 +1,186 @@
+//! SendMessage and SendMessageBatch.
+
+use crate::error_map::{ErrorKind, SqsError};
+use crate::md5;
+use crate::message::{self, AttributeValueInput};
+use crate::ops::batch;
+use crate::ops::required;
+use crate::Context;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use wharf_domain::{MessageContent, NewMessage, Queue, SentMessage};
+
+/// The most a batch's bodies and attributes may add up to.
+pub const BATCH_BYTES_MAX: usize = 1_048_576;
+
+#[derive(Deserialize)]
+pub struct Entry {
+    #[serde(rename = "Id")]
+    id: Option<String>,
+    #[serde(rename = "MessageBody")]
+    message_body: Option<String>,
+    #[serde(rename = "DelaySeconds")]
+    delay_seconds: Option<i64>,
+    #[serde(rename = "MessageAttributes", default)]
+    message_attributes: BTreeMap<String, AttributeValueInput>,
+    #[serde(rename = "MessageSystemAttributes", default)]
+    message_system_attributes: BTreeMap<String, AttributeValueInput>,
+    #[serde(rename = "MessageDeduplicationId")]
+    deduplication_id: Option<String>,
+    #[serde(rename = "MessageGroupId")]
+    group_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SingleInput {
+    #[serde(rename = "QueueUrl")]
+    queue_url: Option<String>,
+    #[serde(flatten)]
+    entry: Entry,
+}
+
+#[derive(Deserialize)]
+pub struct BatchInput {
+    #[serde(rename = "QueueUrl")]
+    queue_url: Option<String>,
+    #[serde(rename = "Entries", default)]
+    entries: Vec<Entry>,
+}
+
+/// A validated message with the digests its reply carries.
+struct Prepared {
+    message: NewMessage,
+    digests: Digests,
+}
+
+struct Digests {
+    body_md5: String,
+    attributes_md5: Option<String>,
+    system_attributes_md5: Option<String>,
+}
+
+fn prepare(context: &Context<'_>, queue: &Queue, entry: Entry) -> Result<Prepared, SqsError> {
+    let body = required(entry.message_body.as_deref(), "MessageBody")?;
+    if body.is_empty() {
+        return Err(SqsError::missing("MessageBody"));
+    }
+    message::check_body(body)?;
+    let delay_seconds = entry.delay_seconds.map(message::check_delay).transpose()?;
+    if entry.deduplication_id.is_some() {
+        return Err(SqsError::new(
+            ErrorKind::InvalidParameterValue,
+            "The request include parameter MessageDeduplicationId which is not valid for this queue type",
+        ));
+    }
+    if entry.group_id.is_some() {
+        return Err(SqsError::new(
+            ErrorKind::UnsupportedOperation,
+            "MessageGroupId on standard queues is not available in this version of Wharf.",
+        ));
+    }
+    let (attributes, attributes_bytes) = message::message_attributes(&entry.message_attributes)?;
+    let system_attributes = message::system_attributes(&entry.message_system_attributes)?;
+    let size_bytes = body.len() + attributes_bytes;
+    let max_bytes = queue.settings().message_bytes_max as usize;
+    if size_bytes > max_bytes {
+        return Err(SqsError::new(
+            ErrorKind::InvalidParameterValue,
+            format!("One or more parameters are invalid. Reason: Message must be shorter than {max_bytes} bytes."),
+        ));
+    }
+    Ok(Prepared {
+        digests: Digests {
+            body_md5: md5::of_body(body.as_bytes()),
+            attributes_md5: md5::of_attributes(&attributes),
+            system_attributes_md5: md5::of_attributes(&system_attributes),
+        },
+        message: NewMessage {
+            content: MessageContent {
+                body: Bytes::copy_from_slice(body.as_bytes()),
+                attributes,
+                system_attributes,
+                sender_id: context.request.caller.access_key_id.clone(),
+                group_id: None,
+                deduplication_id: None,
+                dead_letter_source: None,
+            },
+            delay_seconds,
+            size_bytes: size_bytes as u32,
+        },
+    })
+}
+
+fn result_fields(digests: &Digests, sent: &SentMessage) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("MD5OfMessageBody".into(), json!(digests.body_md5));
+    if let Some(digest) = &digests.attributes_md5 {
+        fields.insert("MD5OfMessageAttributes".into(), json!(digest));
+    }
+    if let Some(digest) = &digests.system_attributes_md5 {
+        fields.insert("MD5OfMessageSystemAttributes".into(), json!(digest));
+    }
+    fields.insert("MessageId".into(), json!(uuid::Uuid::from_bytes(sent.message_id).to_string()));
+    fields
+}
+
+pub async fn single(context: &Context<'_>, input: SingleInput) -> Result<Value, SqsError> {
+    let queue = context.queue(input.queue_url.as_deref())?;
+    let Prepared { message, digests } = prepare(context, &queue, input.entry)?;
+    let sent = context.engine().send(&queue, vec![message]).await?;
+    let first = sent.first().ok_or_else(|| SqsError::new(ErrorKind::Internal, "the message was not stored"))?;
+    Ok(Value::Object(result_fields(&digests, first)))
+}
+
+pub async fn batch(context: &Context<'_>, input: BatchInput) -> Result<Value, SqsError> {
+    let queue = context.queue(input.queue_url.as_deref())?;
+    batch::check_ids(
+        input.entries.iter().map(|entry| entry.id.as_deref().unwrap_or("")),
+        "SendMessageBatchRequestEntry",
+    )?;
+    let total_bytes: usize = input
+        .entries
+        .iter()
+        .map(|entry| {
+            entry.message_body.as_deref().map_or(0, str::len)
+                + entry
+                    .message_attributes
+                    .iter()
+                    .map(|(name, value)| {
+                        name.len()
+                            + value.data_type.as_deref().map_or(0, str::len)
+                            + value.string_value.as_deref().map_or(0, str::len)
+                            + value.binary_value.as_deref().map_or(0, |encoded| encoded.len() / 4 * 3)
+                    })
+                    .sum::<usize>()
+        })
+        .sum();
+    if total_bytes > BATCH_BYTES_MAX {
+        return Err(SqsError::new(
+            ErrorKind::BatchRequestTooLong,
+            format!("Batch requests cannot be longer than {BATCH_BYTES_MAX} bytes. You have sent {total_bytes} bytes."),
+        ));
+    }
+    let mut failed = Vec::new();
+    let mut accepted = Vec::new();
+    for entry in input.entries {
+        let id = entry.id.clone().unwrap_or_default();
+        match prepare(context, &queue, entry) {
+            Ok(Prepared { message, digests }) => accepted.push((id, message, digests)),
+            Err(error) => failed.push(batch::failure(&id, &error)),
+        }
+    }
+    let mut successful = Vec::with_capacity(accepted.len());
+    if !accepted.is_empty() {
+        let (ids_and_digests, messages): (Vec<_>, Vec<_>) =
+            accepted.into_iter().map(|(id, message, digests)| ((id, digests), message)).unzip();
+        let sent = context.engine().send(&queue, messages).await?;
+        for ((id, digests), sent) in ids_and_digests.iter().zip(sent.iter()) {
+            let mut fields = result_fields(digests, sent);
+            fields.insert("Id".into(), json!(id));
+            successful.push(Value::Object(fields));
+        }
+    }
+    Ok(json!({ "Successful": successful, "Failed": failed }))
+}

@@ -1,0 +1,69 @@
+//! `/_wharf/health` (JSON status per service) and `/_wharf/metrics` (Prometheus text: request
+//! counters and latency histograms from the `metrics` recorder, plus per-queue gauges named
+//! after the CloudWatch metrics users know).
+
+use bytes::Bytes;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock};
+use wharf_aws::edge::AdminHandler;
+use wharf_domain::Engine;
+
+pub struct Admin {
+    engine: Arc<Engine>,
+    durable: bool,
+}
+
+/// The process-wide recorder; installed once even when several servers run in one process.
+fn recorder() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok().map(|_| handle)
+        })
+        .as_ref()
+}
+
+impl Admin {
+    pub fn new(engine: Arc<Engine>, durable: bool) -> Self {
+        recorder();
+        Admin { engine, durable }
+    }
+
+    fn health(&self) -> Bytes {
+        let storage = if self.durable { "embedded" } else { "memory" };
+        Bytes::from(serde_json::json!({"status": "ok", "storage": storage, "services": {"sqs": "ok"}}).to_string())
+    }
+
+    fn metrics(&self) -> Bytes {
+        let mut text = recorder().map(|handle| handle.render()).unwrap_or_default();
+        text.push_str("# TYPE wharf_sqs_queue_messages gauge\n");
+        for queue in self.engine.all_queues() {
+            let counts = self.engine.counts(&queue);
+            for (metric, value) in [
+                ("ApproximateNumberOfMessagesVisible", counts.visible),
+                ("ApproximateNumberOfMessagesNotVisible", counts.leased),
+                ("ApproximateNumberOfMessagesDelayed", counts.delayed),
+            ] {
+                let _ = writeln!(
+                    text,
+                    "wharf_sqs_queue_messages{{account=\"{}\",queue=\"{}\",metric=\"{metric}\"}} {value}",
+                    queue.account, queue.name
+                );
+            }
+        }
+        Bytes::from(text)
+    }
+}
+
+impl AdminHandler for Admin {
+    fn handle(&self, path: &str) -> Option<(u16, &'static str, Bytes)> {
+        match path {
+            "health" => Some((200, "application/json", self.health())),
+            "metrics" => Some((200, "text/plain; version=0.0.4", self.metrics())),
+            _ => None,
+        }
+    }
+}

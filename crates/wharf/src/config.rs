@@ -1,0 +1,224 @@
+//! Configuration: defaults, then the TOML file, then `WHARF_*` environment variables and flags
+//! (clap reads both), each overriding the one before.
+
+use anyhow::{bail, Context as _};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4566";
+pub const DEFAULT_DATA_DIR: &str = "./wharf-data";
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// Large enough for a 1 MiB message or batch with JSON escaping and base64 attributes.
+pub const DEFAULT_REQUEST_BYTES_MAX: usize = 8 * 1024 * 1024;
+pub const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 25_000;
+
+/// Everything `wharf serve` runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// `None` runs on the in-memory engine.
+    pub data_dir: Option<PathBuf>,
+    pub advertised_url: Option<String>,
+    pub account_id: String,
+    pub region: String,
+    pub request_bytes_max: usize,
+    pub drain_timeout_ms: u64,
+    pub log_format: LogFormat,
+    pub users: Vec<UserConfig>,
+    pub queues: Vec<QueueConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    #[serde(default)]
+    pub account_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    pub name: String,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The TOML file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub in_memory: Option<bool>,
+    pub advertised_url: Option<String>,
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub request_bytes_max: Option<usize>,
+    pub drain_timeout_ms: Option<u64>,
+    pub log_format: Option<LogFormat>,
+    #[serde(default)]
+    pub auth: AuthSection,
+    #[serde(default)]
+    pub sqs: SqsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqsSection {
+    #[serde(default)]
+    pub queues: Vec<QueueConfig>,
+}
+
+/// Options given on the command line or through `WHARF_*` variables.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "WHARF_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// Directory for the durable store.
+    #[arg(long, env = "WHARF_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep everything in memory; nothing is written to disk.
+    #[arg(long, env = "WHARF_IN_MEMORY")]
+    pub in_memory: bool,
+    /// TOML configuration file.
+    #[arg(long, env = "WHARF_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Base URL put in queue URLs instead of the request's Host.
+    #[arg(long, env = "WHARF_ADVERTISED_URL", value_name = "URL")]
+    pub advertised_url: Option<String>,
+    /// Account used when no credentials are configured.
+    #[arg(long, env = "WHARF_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// Region put in ARNs.
+    #[arg(long, env = "WHARF_REGION")]
+    pub region: Option<String>,
+    /// Log format.
+    #[arg(long, env = "WHARF_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Config {
+    pub fn load(args: &ServeArgs) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen_text = args.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr =
+            listen_text.parse().with_context(|| format!("listen address {listen_text:?} is not ADDR:PORT"))?;
+        let in_memory = args.in_memory || file.in_memory.unwrap_or(false);
+        let data_dir = match in_memory {
+            true => None,
+            false => Some(args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))),
+        };
+        let account_id = args.account_id.clone().or(file.account_id).unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_string());
+        check_account_id(&account_id)?;
+        let advertised_url = args.advertised_url.clone().or(file.advertised_url);
+        if let Some(url) = &advertised_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("advertised_url {url:?} must start with http:// or https://");
+            }
+        }
+        let mut users = file.auth.users;
+        for user in &mut users {
+            if user.access_key_id.is_empty() || user.secret_access_key.is_empty() {
+                bail!("every [[auth.users]] entry needs access_key_id and secret_access_key");
+            }
+            let account = user.account_id.get_or_insert_with(|| account_id.clone());
+            check_account_id(account)?;
+        }
+        let request_bytes_max = file.request_bytes_max.unwrap_or(DEFAULT_REQUEST_BYTES_MAX);
+        if request_bytes_max < 1024 * 1024 {
+            bail!("request_bytes_max must be at least 1048576 so a maximum-size message fits");
+        }
+        Ok(Config {
+            listen,
+            data_dir,
+            advertised_url,
+            account_id,
+            region: args.region.clone().or(file.region).unwrap_or_else(|| DEFAULT_REGION.to_string()),
+            request_bytes_max,
+            drain_timeout_ms: file.drain_timeout_ms.unwrap_or(DEFAULT_DRAIN_TIMEOUT_MS),
+            log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Pretty),
+            users,
+            queues: file.sqs.queues,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).map_err(|error| {
+        anyhow::anyhow!("config file {} is invalid: {}", path.display(), error.to_string().replace('\n', " "))
+    })
+}
+
+fn check_account_id(account: &str) -> anyhow::Result<()> {
+    if account.len() != 12 || !account.bytes().all(|byte| byte.is_ascii_digit()) {
+        bail!("account id {account:?} must be 12 digits");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wharf.toml");
+        std::fs::write(
+            &path,
+            r#"
+listen = "127.0.0.1:9000"
+region = "eu-west-1"
+[[auth.users]]
+access_key_id = "AKID"
+secret_access_key = "secret"
+[[sqs.queues]]
+name = "orders"
+attributes = { VisibilityTimeout = "60" }
+"#,
+        )
+        .unwrap();
+        let args =
+            ServeArgs { config: Some(path.clone()), listen: Some("127.0.0.1:9001".into()), ..Default::default() };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.listen.port(), 9001);
+        assert_eq!(config.region, "eu-west-1");
+        assert_eq!(config.users[0].account_id.as_deref(), Some(DEFAULT_ACCOUNT_ID));
+        assert_eq!(config.queues[0].attributes["VisibilityTimeout"], "60");
+        assert_eq!(config.data_dir, Some(PathBuf::from(DEFAULT_DATA_DIR)));
+
+        std::fs::write(&path, "listen = 5\n").unwrap();
+        assert!(Config::load(&ServeArgs { config: Some(path.clone()), ..Default::default() }).is_err());
+        std::fs::write(&path, "unknown_key = true\n").unwrap();
+        assert!(Config::load(&ServeArgs { config: Some(path), ..Default::default() }).is_err());
+        assert!(Config::load(&ServeArgs { listen: Some("nope".into()), ..Default::default() }).is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! The `wharf` binary's library half: configuration, wiring the storage engine, the domain
+//! engine and the service front-ends onto one HTTP listener, the `/_wharf/` admin endpoints,
+//! queue provisioning from the config file, and graceful shutdown.
+//!
+//! This is the only crate that chooses a storage engine. It holds no protocol or queue logic.
+
+pub mod admin;
+pub mod config;
+
+use anyhow::Context as _;
+use config::Config;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use wharf_aws::auth::{Authenticator, User};
+use wharf_aws::edge::{Edge, EdgeConfig};
+use wharf_aws::service::AwsService;
+use wharf_domain::{Clock, Engine, SystemClock};
+use wharf_sqs::SqsService;
+use wharf_store::memory::MemoryStore;
+use wharf_store::Store;
+use wharf_store_embedded::EmbeddedStore;
+
+/// How often messages past their retention period are dropped from idle queues.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A running server.
+pub struct Server {
+    pub local_addr: SocketAddr,
+    pub engine: Arc<Engine>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    serving: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Binds the listener, opens storage, provisions configured queues; nothing is served if any
+    /// step fails.
+    pub async fn start(config: Config) -> anyhow::Result<Server> {
+        Self::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let local_addr = listener.local_addr()?;
+        let store: Arc<dyn Store> = match &config.data_dir {
+            Some(dir) => Arc::new(
+                EmbeddedStore::open(dir)
+                    .map_err(|error| anyhow::anyhow!("cannot use data dir {}: {error}", dir.display()))?,
+            ),
+            None => Arc::new(MemoryStore::new()),
+        };
+        let engine = Engine::open(store, clock).await.context("cannot load stored state")?;
+        for queue in &config.queues {
+            let account = queue.account_id.as_deref().unwrap_or(&config.account_id);
+            wharf_sqs::provision_queue(&engine, account, &queue.name, &queue.attributes, &queue.tags)
+                .await
+                .map_err(|error| anyhow::anyhow!("cannot provision queue {:?}: {}", queue.name, error.message))?;
+        }
+        let users = config
+            .users
+            .iter()
+            .map(|user| User {
+                access_key_id: user.access_key_id.clone(),
+                secret_access_key: user.secret_access_key.clone(),
+                account_id: user.account_id.clone().unwrap_or_else(|| config.account_id.clone()),
+            })
+            .collect();
+        let services: Vec<Arc<dyn AwsService>> = vec![Arc::new(SqsService::new(engine.clone()))];
+        let admin = Arc::new(admin::Admin::new(engine.clone(), config.data_dir.is_some()));
+        let edge = Edge::new(
+            services,
+            Authenticator::new(users, config.account_id.clone()),
+            admin,
+            EdgeConfig {
+                request_bytes_max: config.request_bytes_max,
+                advertised_url: config.advertised_url.clone(),
+                region: config.region.clone(),
+                drain_timeout: Duration::from_millis(config.drain_timeout_ms),
+            },
+        );
+        let (shutdown, mut shutdown_requested) = tokio::sync::watch::channel(false);
+        let sweeper_engine = engine.clone();
+        let mut sweeper_shutdown = shutdown.subscribe();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => sweeper_engine.sweep(),
+                    _ = sweeper_shutdown.changed() => break,
+                }
+            }
+        });
+        let serving = tokio::spawn(edge.serve(listener, async move {
+            let _ = shutdown_requested.wait_for(|stop| *stop).await;
+        }));
+        Ok(Server { local_addr, engine, shutdown, serving })
+    }
+
+    /// Stops accepting, lets in-flight requests finish (long polls return empty at once), then
+    /// flushes and closes storage.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.engine.begin_shutdown();
+        self.shutdown.send_replace(true);
+        self.serving.await.context("server task failed")?;
+        self.engine.close().context("cannot flush storage")?;
+        Ok(())
+    }
+}
