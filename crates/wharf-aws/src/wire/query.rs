@@ -95,8 +95,8 @@ mod tests {
         .unwrap();
         assert_eq!(params.get("Action"), Some("SendMessage"));
         let tree = params.to_tree().unwrap();
-        let names: Vec<&str> =
-            list_members(&tree, "Attribute").iter().map(|member| member["Name"].as_str().unwrap()).collect();
+        let members = list_members(&tree, "Attribute");
+        let names: Vec<&str> = members.iter().map(|member| member["Name"].as_str().unwrap()).collect();
         assert_eq!(names, vec!["A", "B", "J"]);
     }
 
