@@ -1,0 +1,541 @@
+//! The hand-written binary formats of every stored key and value.
+//!
+//! Keys are fixed-width big-endian integers, so byte order is numeric order and one queue's
+//! messages form one contiguous, ascending key range. Every value starts with a format-version
+//! byte, so a later Wharf can read old records and an older Wharf refuses newer ones instead of
+//! misreading them. Integers inside values are big-endian too (one rule for the whole file);
+//! lengths and counts are LEB128 varints, so no length can overflow its field.
+//!
+//! Decoders treat their input as untrusted: they never panic, never allocate more than the
+//! input could describe, and report anything malformed as [`StoreError::Corrupt`].
+
+use bytes::Bytes;
+use wharf_store::{
+    AttributeRecord, AttributeValueRecord, MessageContent, MessageMeta, QueueId, QueueRecord, StoreError,
+};
+
+/// The only value format this version writes and reads.
+pub const VALUE_FORMAT_V1: u8 = 1;
+
+/// Length of an encoded [`MessageMeta`]: version byte, message id, sent, available,
+/// receive count, first receive, size. The sequence number lives in the key.
+pub const MESSAGE_META_BYTES: usize = 1 + 16 + 8 + 8 + 4 + 8 + 4;
+
+/// A message's key: queue id then sequence number, both big-endian.
+pub fn message_key(queue: QueueId, seq: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    let (queue_part, seq_part) = key.split_at_mut(8);
+    queue_part.copy_from_slice(&queue.to_be_bytes());
+    seq_part.copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// Splits a message key into queue id and sequence number.
+pub fn split_message_key(key: &[u8; 16]) -> (QueueId, u64) {
+    let mut queue = [0u8; 8];
+    let mut seq = [0u8; 8];
+    let (queue_part, seq_part) = key.split_at(8);
+    queue.copy_from_slice(queue_part);
+    seq.copy_from_slice(seq_part);
+    (u64::from_be_bytes(queue), u64::from_be_bytes(seq))
+}
+
+/// A queue record's key: the queue id, big-endian.
+pub fn queue_key(queue: QueueId) -> [u8; 8] {
+    queue.to_be_bytes()
+}
+
+pub fn encode_message_meta(meta: &MessageMeta) -> [u8; MESSAGE_META_BYTES] {
+    let mut out = [0u8; MESSAGE_META_BYTES];
+    let mut writer = FixedWriter { out: &mut out, position: 0 };
+    writer.put(&[VALUE_FORMAT_V1]);
+    writer.put(&meta.message_id);
+    writer.put(&meta.sent_ms.to_be_bytes());
+    writer.put(&meta.available_ms.to_be_bytes());
+    writer.put(&meta.receive_count.to_be_bytes());
+    writer.put(&meta.first_receive_ms.to_be_bytes());
+    writer.put(&meta.size_bytes.to_be_bytes());
+    out
+}
+
+pub fn decode_message_meta(seq: u64, bytes: &[u8]) -> Result<MessageMeta, StoreError> {
+    let mut reader = Reader::new(bytes, "message metadata");
+    reader.version()?;
+    let meta = MessageMeta {
+        seq,
+        message_id: reader.array::<16>()?,
+        sent_ms: reader.u64()?,
+        available_ms: reader.u64()?,
+        receive_count: reader.u32()?,
+        first_receive_ms: reader.u64()?,
+        size_bytes: reader.u32()?,
+    };
+    reader.finish()?;
+    Ok(meta)
+}
+
+pub fn encode_queue(record: &QueueRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + record.account.len() + record.name.len());
+    out.push(VALUE_FORMAT_V1);
+    out.extend_from_slice(&record.created_ms.to_be_bytes());
+    out.extend_from_slice(&record.modified_ms.to_be_bytes());
+    put_str(&mut out, &record.account);
+    put_str(&mut out, &record.name);
+    put_pairs(&mut out, &record.attributes);
+    put_pairs(&mut out, &record.tags);
+    out
+}
+
+pub fn decode_queue(id: QueueId, bytes: &[u8]) -> Result<QueueRecord, StoreError> {
+    let mut reader = Reader::new(bytes, "queue record");
+    reader.version()?;
+    let record = QueueRecord {
+        id,
+        created_ms: reader.u64()?,
+        modified_ms: reader.u64()?,
+        account: reader.string()?,
+        name: reader.string()?,
+        attributes: reader.pairs()?,
+        tags: reader.pairs()?,
+    };
+    reader.finish()?;
+    Ok(record)
+}
+
+pub fn encode_message_content(content: &MessageContent) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + content.body.len());
+    out.push(VALUE_FORMAT_V1);
+    put_bytes(&mut out, &content.body);
+    put_attributes(&mut out, &content.attributes);
+    put_attributes(&mut out, &content.system_attributes);
+    put_str(&mut out, &content.sender_id);
+    put_optional_str(&mut out, content.group_id.as_deref());
+    put_optional_str(&mut out, content.deduplication_id.as_deref());
+    put_optional_str(&mut out, content.dead_letter_source.as_deref());
+    out
+}
+
+pub fn decode_message_content(bytes: &[u8]) -> Result<MessageContent, StoreError> {
+    let mut reader = Reader::new(bytes, "message content");
+    reader.version()?;
+    let content = MessageContent {
+        body: Bytes::copy_from_slice(reader.bytes()?),
+        attributes: reader.attributes()?,
+        system_attributes: reader.attributes()?,
+        sender_id: reader.string()?,
+        group_id: reader.optional_string()?,
+        deduplication_id: reader.optional_string()?,
+        dead_letter_source: reader.optional_string()?,
+    };
+    reader.finish()?;
+    Ok(content)
+}
+
+/// A setting's value is opaque to the store; it is kept behind the version byte like every value.
+pub fn encode_setting(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + value.len());
+    out.push(VALUE_FORMAT_V1);
+    out.extend_from_slice(value);
+    out
+}
+
+pub fn decode_setting(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut reader = Reader::new(bytes, "setting");
+    reader.version()?;
+    Ok(reader.rest().to_vec())
+}
+
+/// Writes into a fixed array whose size was computed for exactly these fields.
+struct FixedWriter<'a> {
+    out: &'a mut [u8],
+    position: usize,
+}
+
+impl FixedWriter<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        // The array is sized for the fields written, so the range is always inside it; `get_mut`
+        // keeps a future layout mistake from becoming a panic (a test would catch the zeroes).
+        if let Some(target) = self.out.get_mut(self.position..self.position + bytes.len()) {
+            target.copy_from_slice(bytes);
+        }
+        self.position += bytes.len();
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    put_bytes(out, text.as_bytes());
+}
+
+fn put_optional_str(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        None => out.push(0),
+        Some(text) => {
+            out.push(1);
+            put_str(out, text);
+        }
+    }
+}
+
+fn put_pairs(out: &mut Vec<u8>, pairs: &[(String, String)]) {
+    put_varint(out, pairs.len() as u64);
+    for (name, value) in pairs {
+        put_str(out, name);
+        put_str(out, value);
+    }
+}
+
+const ATTRIBUTE_TEXT: u8 = 0;
+const ATTRIBUTE_BINARY: u8 = 1;
+
+fn put_attributes(out: &mut Vec<u8>, attributes: &[AttributeRecord]) {
+    put_varint(out, attributes.len() as u64);
+    for attribute in attributes {
+        put_str(out, &attribute.name);
+        put_str(out, &attribute.data_type);
+        match &attribute.value {
+            AttributeValueRecord::Text(text) => {
+                out.push(ATTRIBUTE_TEXT);
+                put_str(out, text);
+            }
+            AttributeValueRecord::Binary(bytes) => {
+                out.push(ATTRIBUTE_BINARY);
+                put_bytes(out, bytes);
+            }
+        }
+    }
+}
+
+/// A bounds-checked cursor over an untrusted value.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    position: usize,
+    what: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8], what: &'static str) -> Self {
+        Reader { bytes, position: 0, what }
+    }
+
+    fn corrupt(&self, problem: &str) -> StoreError {
+        StoreError::Corrupt(format!("{} at byte {}: {problem}", self.what, self.position))
+    }
+
+    fn remaining(&self) -> usize {
+        self.bytes.len().saturating_sub(self.position)
+    }
+
+    fn take(&mut self, count: usize) -> Result<&'a [u8], StoreError> {
+        let end = self.position.checked_add(count).ok_or_else(|| self.corrupt("length overflows"))?;
+        let slice = self.bytes.get(self.position..end).ok_or_else(|| self.corrupt("truncated"))?;
+        self.position = end;
+        Ok(slice)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], StoreError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8, StoreError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, StoreError> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> Result<u64, StoreError> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+
+    fn version(&mut self) -> Result<(), StoreError> {
+        match self.u8()? {
+            VALUE_FORMAT_V1 => Ok(()),
+            other => Err(self.corrupt(&format!("unknown format version {other}"))),
+        }
+    }
+
+    fn varint(&mut self) -> Result<u64, StoreError> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.u8()?;
+            let part = u64::from(byte & 0x7f);
+            // The tenth byte may only carry the top bit of a u64.
+            if shift == 63 && part > 1 {
+                return Err(self.corrupt("varint overflows 64 bits"));
+            }
+            value |= part << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(self.corrupt("varint longer than 10 bytes"))
+    }
+
+    /// A length or count, checked against what is left so a corrupt value cannot ask for a huge
+    /// allocation: every element takes at least `min_element_bytes` bytes.
+    fn count(&mut self, min_element_bytes: usize) -> Result<usize, StoreError> {
+        let count = self.varint()?;
+        let limit = self.remaining() / min_element_bytes.max(1);
+        match usize::try_from(count) {
+            Ok(count) if count <= limit => Ok(count),
+            _ => Err(self.corrupt(&format!("count {count} exceeds the remaining {} bytes", self.remaining()))),
+        }
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], StoreError> {
+        let length = self.count(1)?;
+        self.take(length)
+    }
+
+    fn string(&mut self) -> Result<String, StoreError> {
+        let bytes = self.bytes()?;
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Ok(text.to_owned()),
+            Err(_) => Err(self.corrupt("string is not UTF-8")),
+        }
+    }
+
+    fn optional_string(&mut self) -> Result<Option<String>, StoreError> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(self.string()?)),
+            other => Err(self.corrupt(&format!("option tag {other}"))),
+        }
+    }
+
+    fn pairs(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        // Each pair is at least two one-byte lengths.
+        let count = self.count(2)?;
+        let mut pairs = Vec::with_capacity(count);
+        for _ in 0..count {
+            pairs.push((self.string()?, self.string()?));
+        }
+        Ok(pairs)
+    }
+
+    fn attributes(&mut self) -> Result<Vec<AttributeRecord>, StoreError> {
+        // Each attribute is at least two one-byte lengths, a tag and a one-byte length.
+        let count = self.count(4)?;
+        let mut attributes = Vec::with_capacity(count);
+        for _ in 0..count {
+            let name = self.string()?;
+            let data_type = self.string()?;
+            let value = match self.u8()? {
+                ATTRIBUTE_TEXT => AttributeValueRecord::Text(self.string()?),
+                ATTRIBUTE_BINARY => AttributeValueRecord::Binary(Bytes::copy_from_slice(self.bytes()?)),
+                other => return Err(self.corrupt(&format!("attribute value tag {other}"))),
+            };
+            attributes.push(AttributeRecord { name, data_type, value });
+        }
+        Ok(attributes)
+    }
+
+    fn rest(&mut self) -> &'a [u8] {
+        let rest = self.bytes.get(self.position..).unwrap_or_default();
+        self.position = self.bytes.len();
+        rest
+    }
+
+    /// Trailing bytes mean the value is not what we think it is.
+    fn finish(&self) -> Result<(), StoreError> {
+        if self.remaining() == 0 {
+            Ok(())
+        } else {
+            Err(self.corrupt(&format!("{} unexpected trailing bytes", self.remaining())))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    fn sample_meta() -> MessageMeta {
+        MessageMeta {
+            seq: 42,
+            message_id: *b"0123456789abcdef",
+            sent_ms: 1_700_000_000_000,
+            available_ms: 1_700_000_005_000,
+            receive_count: 3,
+            first_receive_ms: 1_700_000_006_000,
+            size_bytes: 262_144,
+        }
+    }
+
+    fn sample_queue() -> QueueRecord {
+        QueueRecord {
+            id: 9,
+            account: "000000000000".into(),
+            name: "orders.fifo".into(),
+            created_ms: 1,
+            modified_ms: u64::MAX,
+            attributes: vec![("FifoQueue".into(), "true".into()), ("Policy".into(), "{\"é\":1}".into())],
+            tags: vec![],
+        }
+    }
+
+    fn sample_content() -> MessageContent {
+        MessageContent {
+            body: Bytes::from([0u8, 1, 2, 0xff].repeat(300)),
+            attributes: vec![
+                AttributeRecord {
+                    name: "colour".into(),
+                    data_type: "String".into(),
+                    value: AttributeValueRecord::Text("blue".into()),
+                },
+                AttributeRecord {
+                    name: "blob".into(),
+                    data_type: "Binary".into(),
+                    value: AttributeValueRecord::Binary(Bytes::from_static(&[9, 8, 7])),
+                },
+            ],
+            system_attributes: vec![AttributeRecord {
+                name: "AWSTraceHeader".into(),
+                data_type: "String".into(),
+                value: AttributeValueRecord::Text(String::new()),
+            }],
+            sender_id: "AIDAEXAMPLE".into(),
+            group_id: Some("g".into()),
+            deduplication_id: None,
+            dead_letter_source: Some("arn:aws:sqs:us-east-1:000000000000:source".into()),
+        }
+    }
+
+    #[test]
+    fn message_keys_sort_by_queue_then_sequence() {
+        let keys = [message_key(1, 255), message_key(1, 256), message_key(2, 0), message_key(u64::MAX, u64::MAX)];
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(split_message_key(&message_key(7, 1 << 40)), (7, 1 << 40));
+        assert!(queue_key(255) < queue_key(256));
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let meta = sample_meta();
+        let encoded = encode_message_meta(&meta);
+        assert_eq!(encoded[0], VALUE_FORMAT_V1);
+        assert_eq!(decode_message_meta(42, &encoded).unwrap(), meta);
+
+        let queue = sample_queue();
+        assert_eq!(decode_queue(9, &encode_queue(&queue)).unwrap(), queue);
+
+        let content = sample_content();
+        assert_eq!(decode_message_content(&encode_message_content(&content)).unwrap(), content);
+        let empty = MessageContent::default();
+        assert_eq!(decode_message_content(&encode_message_content(&empty)).unwrap(), empty);
+
+        assert_eq!(decode_setting(&encode_setting(&[1, 2, 3])).unwrap(), vec![1, 2, 3]);
+        assert_eq!(decode_setting(&encode_setting(&[])).unwrap(), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn message_meta_layout_is_fixed() {
+        // The layout is part of the on-disk format documented in docs/storage.md.
+        let encoded = encode_message_meta(&sample_meta());
+        assert_eq!(encoded.len(), 49);
+        assert_eq!(&encoded[1..17], b"0123456789abcdef");
+        assert_eq!(&encoded[17..25], &1_700_000_000_000u64.to_be_bytes());
+        assert_eq!(&encoded[33..37], &3u32.to_be_bytes());
+        assert_eq!(&encoded[45..49], &262_144u32.to_be_bytes());
+    }
+
+    #[test]
+    fn varints_round_trip_at_the_edges() {
+        for value in [0, 1, 127, 128, 16_383, 16_384, u64::from(u32::MAX), u64::MAX - 1, u64::MAX] {
+            let mut out = Vec::new();
+            put_varint(&mut out, value);
+            let mut reader = Reader::new(&out, "test");
+            assert_eq!(reader.varint().unwrap(), value);
+            reader.finish().unwrap();
+        }
+        // Eleven continuation bytes, and a tenth byte carrying more than one bit.
+        assert!(Reader::new(&[0xff; 11], "test").varint().is_err());
+        let mut overflow = vec![0xff; 9];
+        overflow.push(0x02);
+        assert!(Reader::new(&overflow, "test").varint().is_err());
+    }
+
+    #[test]
+    fn unknown_versions_and_trailing_bytes_are_corrupt() {
+        let mut meta = encode_message_meta(&sample_meta());
+        meta[0] = 2;
+        assert!(matches!(decode_message_meta(1, &meta), Err(StoreError::Corrupt(_))));
+        let mut queue = encode_queue(&sample_queue());
+        queue.push(0);
+        assert!(matches!(decode_queue(1, &queue), Err(StoreError::Corrupt(_))));
+        assert!(matches!(decode_setting(&[]), Err(StoreError::Corrupt(_))));
+        assert!(matches!(decode_setting(&[0]), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn huge_counts_are_refused_before_allocating() {
+        // Version, then a body length of u64::MAX.
+        let mut value = vec![VALUE_FORMAT_V1];
+        put_varint(&mut value, u64::MAX);
+        assert!(matches!(decode_message_content(&value), Err(StoreError::Corrupt(_))));
+        let mut value = vec![VALUE_FORMAT_V1];
+        value.extend_from_slice(&[0; 16]);
+        put_varint(&mut value, 0); // account
+        put_varint(&mut value, 0); // name
+        put_varint(&mut value, 1 << 40); // attribute pairs
+        assert!(matches!(decode_queue(1, &value), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn every_truncation_is_corrupt() {
+        let content = encode_message_content(&sample_content());
+        for length in 0..content.len() {
+            assert!(decode_message_content(&content[..length]).is_err(), "prefix of {length} bytes");
+        }
+        let queue = encode_queue(&sample_queue());
+        for length in 0..queue.len() {
+            assert!(decode_queue(1, &queue[..length]).is_err(), "prefix of {length} bytes");
+        }
+        let meta = encode_message_meta(&sample_meta());
+        for length in 0..meta.len() {
+            assert!(decode_message_meta(1, &meta[..length]).is_err(), "prefix of {length} bytes");
+        }
+    }
+
+    #[test]
+    fn random_and_mutated_input_never_panics() {
+        let mut rng = StdRng::seed_from_u64(0x5eed);
+        let valid = [encode_message_content(&sample_content()), encode_queue(&sample_queue())];
+        for round in 0..20_000 {
+            let input: Vec<u8> = if round % 2 == 0 {
+                let length = rng.random_range(0..96);
+                (0..length).map(|_| rng.random()).collect()
+            } else {
+                let mut input = valid[round % valid.len()].clone();
+                for _ in 0..rng.random_range(1..4) {
+                    let index = rng.random_range(0..input.len());
+                    input[index] = rng.random();
+                }
+                input
+            };
+            // Only the absence of panics matters here; a mutation may still decode.
+            let _ = decode_message_content(&input);
+            let _ = decode_queue(1, &input);
+            let _ = decode_message_meta(1, &input);
+            let _ = decode_setting(&input);
+        }
+    }
+}

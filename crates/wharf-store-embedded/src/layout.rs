@@ -1,0 +1,273 @@
+//! The tables in the database file and every operation on them: turning mutations into encoded
+//! operations, applying a group of them in one write transaction, and reading a snapshot or one
+//! message's content in a read transaction.
+
+use crate::codec;
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, Table, TableDefinition, TableError, WriteTransaction,
+};
+use wharf_store::{MessageContent, MessageMeta, Mutation, QueueId, Snapshot, StoreError};
+
+/// Facts about the file itself; today only the layout version.
+const STORE_INFO: TableDefinition<&str, &[u8]> = TableDefinition::new("wharf_store_info");
+/// Queue records by big-endian queue id.
+const QUEUES: TableDefinition<&[u8; 8], &[u8]> = TableDefinition::new("queues");
+/// Message metadata by (queue id, seq), big-endian; small, read in full at start-up.
+const MESSAGE_META: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("message_meta");
+/// Message bodies and attributes by the same key; read one at a time, on delivery.
+const MESSAGE_CONTENT: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("message_content");
+/// Domain settings by name.
+const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+
+const LAYOUT_VERSION_KEY: &str = "layout_version";
+/// Which tables exist and how their keys are built. Values carry their own format byte.
+pub const LAYOUT_VERSION: u8 = 1;
+
+/// The largest encoded record the store accepts. The domain's own limits are far smaller
+/// (messages are at most 1 MiB); this guard exists so one oversized record is refused on its own
+/// instead of failing, and so poisoning, the group commit it would have joined.
+pub const RECORD_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// A mutation with its keys and values already encoded, so encoding runs on the submitting
+/// thread and the writer thread only copies bytes into the tree.
+#[derive(Debug)]
+pub(crate) enum Operation {
+    PutQueue { key: [u8; 8], value: Vec<u8> },
+    DeleteQueue { queue: QueueId },
+    PutMessage { key: [u8; 16], meta: [u8; codec::MESSAGE_META_BYTES], content: Vec<u8> },
+    UpdateMessage { key: [u8; 16], meta: [u8; codec::MESSAGE_META_BYTES] },
+    DeleteMessage { key: [u8; 16] },
+    PurgeMessages { queue: QueueId, up_to_seq: u64 },
+    PutSetting { key: String, value: Vec<u8> },
+}
+
+/// Converts a redb error into the store's error, keeping corruption distinct from I/O failure.
+pub(crate) fn storage_error(context: &str, error: impl Into<redb::Error>) -> StoreError {
+    match error.into() {
+        redb::Error::Corrupted(detail) => StoreError::Corrupt(format!("{context}: {detail}")),
+        other => StoreError::Io(format!("{context}: {other}")),
+    }
+}
+
+fn check_record_size(what: &str, bytes: usize) -> Result<(), StoreError> {
+    if bytes > RECORD_BYTES_MAX {
+        return Err(StoreError::Io(format!(
+            "{what} of {bytes} bytes exceeds the store's record limit of {RECORD_BYTES_MAX} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Encodes a batch; refuses it whole if any record is too large.
+pub(crate) fn prepare(batch: Vec<Mutation>) -> Result<Vec<Operation>, StoreError> {
+    let mut operations = Vec::with_capacity(batch.len());
+    for mutation in batch {
+        let operation = match mutation {
+            Mutation::PutQueue(record) => {
+                let value = codec::encode_queue(&record);
+                check_record_size("queue record", value.len())?;
+                Operation::PutQueue { key: codec::queue_key(record.id), value }
+            }
+            Mutation::DeleteQueue(queue) => Operation::DeleteQueue { queue },
+            Mutation::PutMessage { queue, meta, content } => {
+                let content = codec::encode_message_content(&content);
+                check_record_size("message content", content.len())?;
+                Operation::PutMessage {
+                    key: codec::message_key(queue, meta.seq),
+                    meta: codec::encode_message_meta(&meta),
+                    content,
+                }
+            }
+            Mutation::UpdateMessage { queue, meta } => Operation::UpdateMessage {
+                key: codec::message_key(queue, meta.seq),
+                meta: codec::encode_message_meta(&meta),
+            },
+            Mutation::DeleteMessage { queue, seq } => Operation::DeleteMessage { key: codec::message_key(queue, seq) },
+            Mutation::PurgeMessages { queue, up_to_seq } => Operation::PurgeMessages { queue, up_to_seq },
+            Mutation::PutSetting { key, value } => {
+                let value = codec::encode_setting(&value);
+                check_record_size("setting", key.len() + value.len())?;
+                Operation::PutSetting { key, value }
+            }
+        };
+        operations.push(operation);
+    }
+    Ok(operations)
+}
+
+/// Creates the tables and records the layout version in a new file; checks the version of an
+/// existing one, so a file written by a newer layout is refused rather than misread.
+pub(crate) fn initialize(database: &Database) -> Result<(), StoreError> {
+    let read = database.begin_read().map_err(|e| storage_error("reading the store version", e))?;
+    match read.open_table(STORE_INFO) {
+        Ok(info) => {
+            let stored = info.get(LAYOUT_VERSION_KEY).map_err(|e| storage_error("reading the store version", e))?;
+            if let Some(stored) = stored {
+                return match stored.value() {
+                    [LAYOUT_VERSION] => Ok(()),
+                    other => Err(StoreError::Corrupt(format!(
+                        "the data directory has store layout version {other:?}, this Wharf understands only \
+                         [{LAYOUT_VERSION}]; it was written by a different Wharf version"
+                    ))),
+                };
+            }
+        }
+        Err(TableError::TableDoesNotExist(_)) => {}
+        Err(error) => return Err(storage_error("reading the store version", error)),
+    }
+    drop(read);
+
+    let context = "initializing the store";
+    let mut write = database.begin_write().map_err(|e| storage_error(context, e))?;
+    write.set_durability(Durability::Immediate).map_err(|e| storage_error(context, e))?;
+    {
+        let mut info = write.open_table(STORE_INFO).map_err(|e| storage_error(context, e))?;
+        info.insert(LAYOUT_VERSION_KEY, &[LAYOUT_VERSION][..]).map_err(|e| storage_error(context, e))?;
+        Tables::open(&write).map_err(|e| storage_error(context, e))?;
+    }
+    write.commit().map_err(|e| storage_error(context, e))
+}
+
+struct Tables<'txn> {
+    queues: Table<'txn, &'static [u8; 8], &'static [u8]>,
+    meta: Table<'txn, &'static [u8; 16], &'static [u8]>,
+    content: Table<'txn, &'static [u8; 16], &'static [u8]>,
+    settings: Table<'txn, &'static str, &'static [u8]>,
+}
+
+impl<'txn> Tables<'txn> {
+    fn open(write: &'txn WriteTransaction) -> Result<Self, TableError> {
+        Ok(Tables {
+            queues: write.open_table(QUEUES)?,
+            meta: write.open_table(MESSAGE_META)?,
+            content: write.open_table(MESSAGE_CONTENT)?,
+            settings: write.open_table(SETTINGS)?,
+        })
+    }
+
+    fn apply(&mut self, operation: &Operation) -> Result<(), redb::StorageError> {
+        match operation {
+            Operation::PutQueue { key, value } => {
+                self.queues.insert(key, value.as_slice())?;
+            }
+            Operation::DeleteQueue { queue } => {
+                self.queues.remove(&codec::queue_key(*queue))?;
+                self.delete_messages(*queue, u64::MAX)?;
+            }
+            Operation::PutMessage { key, meta, content } => {
+                self.meta.insert(key, meta.as_slice())?;
+                self.content.insert(key, content.as_slice())?;
+            }
+            Operation::UpdateMessage { key, meta } => {
+                // Updating a message that was deleted meanwhile must not resurrect it.
+                let exists = self.meta.get(key)?.is_some();
+                if exists {
+                    self.meta.insert(key, meta.as_slice())?;
+                }
+            }
+            Operation::DeleteMessage { key } => {
+                self.meta.remove(key)?;
+                self.content.remove(key)?;
+            }
+            Operation::PurgeMessages { queue, up_to_seq } => self.delete_messages(*queue, *up_to_seq)?,
+            Operation::PutSetting { key, value } => {
+                self.settings.insert(key.as_str(), value.as_slice())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the queue's messages with `seq <= up_to_seq`: one contiguous key range per table.
+    fn delete_messages(&mut self, queue: QueueId, up_to_seq: u64) -> Result<(), redb::StorageError> {
+        let first = codec::message_key(queue, 0);
+        let last = codec::message_key(queue, up_to_seq);
+        self.meta.retain_in::<&[u8; 16], _>(&first..=&last, |_, _| false)?;
+        self.content.retain_in::<&[u8; 16], _>(&first..=&last, |_, _| false)
+    }
+}
+
+/// Applies every operation, in order, in one write transaction made durable by one commit.
+/// Returns the error text; the caller poisons the store on any error.
+pub(crate) fn write_group<'a>(
+    database: &Database,
+    operations: impl Iterator<Item = &'a Operation>,
+) -> Result<(), String> {
+    let mut write = database.begin_write().map_err(|e| format!("starting the write transaction: {e}"))?;
+    write.set_durability(Durability::Immediate).map_err(|e| format!("requesting an fsync'd commit: {e}"))?;
+    {
+        let mut tables = Tables::open(&write).map_err(|e| format!("opening the tables: {e}"))?;
+        for operation in operations {
+            tables.apply(operation).map_err(|e| format!("applying a mutation: {e}"))?;
+        }
+    }
+    write.commit().map_err(|e| format!("committing: {e}"))
+}
+
+/// Reads queues, message metadata and settings; never touches the content table.
+pub(crate) fn load(database: &Database) -> Result<Snapshot, StoreError> {
+    let context = "loading the store";
+    let read = database.begin_read().map_err(|e| storage_error(context, e))?;
+    let mut snapshot = Snapshot::default();
+
+    if let Some(queues) = open_readable(&read, QUEUES)? {
+        for entry in queues.iter().map_err(|e| storage_error(context, e))? {
+            let (key, value) = entry.map_err(|e| storage_error(context, e))?;
+            let id = u64::from_be_bytes(*key.value());
+            snapshot.queues.push(codec::decode_queue(id, value.value())?);
+        }
+    }
+
+    if let Some(meta) = open_readable(&read, MESSAGE_META)? {
+        let mut current: Option<(QueueId, Vec<MessageMeta>)> = None;
+        for entry in meta.iter().map_err(|e| storage_error(context, e))? {
+            let (key, value) = entry.map_err(|e| storage_error(context, e))?;
+            let (queue, seq) = codec::split_message_key(key.value());
+            let meta = codec::decode_message_meta(seq, value.value())?;
+            match &mut current {
+                Some((owner, metas)) if *owner == queue => metas.push(meta),
+                _ => {
+                    if let Some(finished) = current.replace((queue, vec![meta])) {
+                        snapshot.messages.push(finished);
+                    }
+                }
+            }
+        }
+        snapshot.messages.extend(current);
+    }
+
+    if let Some(settings) = open_readable(&read, SETTINGS)? {
+        // Keys compare as bytes, which is the order of `String`, the order the model reports.
+        for entry in settings.iter().map_err(|e| storage_error(context, e))? {
+            let (key, value) = entry.map_err(|e| storage_error(context, e))?;
+            snapshot.settings.push((key.value().to_owned(), codec::decode_setting(value.value())?));
+        }
+    }
+    Ok(snapshot)
+}
+
+/// Reads one message's content in its own read transaction.
+pub(crate) fn read_content(
+    database: &Database,
+    queue: QueueId,
+    seq: u64,
+) -> Result<Option<MessageContent>, StoreError> {
+    let context = "reading message content";
+    let read = database.begin_read().map_err(|e| storage_error(context, e))?;
+    let Some(content) = open_readable(&read, MESSAGE_CONTENT)? else {
+        return Ok(None);
+    };
+    let value = content.get(&codec::message_key(queue, seq)).map_err(|e| storage_error(context, e))?;
+    value.map(|value| codec::decode_message_content(value.value())).transpose()
+}
+
+/// Opens a table for reading; a table that was never created reads as empty.
+fn open_readable<K: redb::Key + 'static, V: redb::Value + 'static>(
+    read: &redb::ReadTransaction,
+    definition: TableDefinition<K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>, StoreError> {
+    match read.open_table(definition) {
+        Ok(table) => Ok(Some(table)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(error) => Err(storage_error("opening a table", error)),
+    }
+}
