@@ -7,7 +7,7 @@
 
 use crate::clock::Clock;
 use crate::error::DomainError;
-use crate::queue::{LeaseRef, Queue, QueueCounts, QueueState, VisibilityChangeError};
+use crate::queue::{ContentBudget, LeaseRef, Queue, QueueCounts, QueueState, VisibilityChangeError};
 use crate::settings::{QueueName, QueueSettings};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,8 +60,22 @@ impl Delivery {
     }
 }
 
+/// Tunables of the engine.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineOptions {
+    /// Memory for keeping recently sent message contents next to their on-disk copy.
+    pub content_cache_bytes_max: u64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { content_cache_bytes_max: 64 * 1024 * 1024 }
+    }
+}
+
 pub struct Engine {
     store: Arc<dyn Store>,
+    budget: Arc<ContentBudget>,
     clock: Arc<dyn Clock>,
     queues: RwLock<HashMap<QueueName, Arc<Queue>>>,
     next_queue_id: AtomicU64,
@@ -71,7 +85,12 @@ pub struct Engine {
 
 impl Engine {
     /// Rebuilds the engine from what the store holds.
-    pub async fn open(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Arc<Engine>, DomainError> {
+    pub async fn open(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        options: EngineOptions,
+    ) -> Result<Arc<Engine>, DomainError> {
+        let budget = ContentBudget::new(options.content_cache_bytes_max);
         let snapshot = store.load()?;
         let setting = |key: &str| snapshot.settings.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         let mut next_queue_id = setting(NEXT_QUEUE_ID_SETTING)
@@ -104,6 +123,7 @@ impl Engine {
                     QueueSettings::from_pairs(&record.attributes),
                     record.tags.into_iter().collect(),
                     record.modified_ms,
+                    budget.clone(),
                 )),
                 arrivals: tokio::sync::Notify::new(),
             });
@@ -121,6 +141,7 @@ impl Engine {
         let (shutdown, _) = tokio::sync::watch::channel(false);
         Ok(Arc::new(Engine {
             store,
+            budget,
             clock,
             queues: RwLock::new(queues),
             next_queue_id: AtomicU64::new(next_queue_id),
@@ -212,7 +233,7 @@ impl Engine {
                 account: account.to_string(),
                 name: name.to_string(),
                 created_ms: now_ms,
-                state: std::sync::Mutex::new(QueueState::new(settings, tags, now_ms)),
+                state: std::sync::Mutex::new(QueueState::new(settings, tags, now_ms, self.budget.clone())),
                 arrivals: tokio::sync::Notify::new(),
             });
             let record = record_of(&queue, &queue.lock());
@@ -245,7 +266,7 @@ impl Engine {
             if state.deleted {
                 return Err(DomainError::QueueDoesNotExist);
             }
-            state.deleted = true;
+            state.mark_deleted();
             registry.remove(&key);
             self.store.submit(vec![Mutation::DeleteQueue(queue.id)])
         };
@@ -304,12 +325,13 @@ impl Engine {
     /// Appends messages; returns once they are durable, then makes them receivable.
     pub async fn send(&self, queue: &Queue, messages: Vec<NewMessage>) -> Result<Vec<SentMessage>, DomainError> {
         let now_ms = self.clock.now_ms();
-        let (metas, commit) = {
+        let (metas, contents, commit) = {
             let mut state = queue.lock();
             if state.deleted {
                 return Err(DomainError::QueueDoesNotExist);
             }
             let mut metas = Vec::with_capacity(messages.len());
+            let mut contents = Vec::with_capacity(messages.len());
             let mut batch = Vec::with_capacity(messages.len());
             for message in messages {
                 let delay_seconds = message.delay_seconds.unwrap_or(state.settings.delay_seconds);
@@ -323,21 +345,29 @@ impl Engine {
                     size_bytes: message.size_bytes,
                 };
                 metas.push(meta);
+                contents.push(message.content.clone());
                 batch.push(Mutation::PutMessage { queue: queue.id, meta, content: message.content });
             }
-            (metas, self.store.submit(batch))
+            (metas, contents, self.store.submit(batch))
         };
         commit.await?;
         let sent = metas.iter().map(|meta| SentMessage { message_id: meta.message_id, seq: meta.seq }).collect();
-        self.insert_durable(queue, metas);
+        self.insert_durable(queue, metas.into_iter().zip(contents).collect());
         Ok(sent)
     }
 
-    fn insert_durable(&self, queue: &Queue, metas: Vec<MessageMeta>) {
+    /// Indexes messages whose write is durable, keeping their contents in memory if the budget
+    /// allows, and wakes a receiver per visible one.
+    fn insert_durable(&self, queue: &Queue, messages: Vec<(MessageMeta, MessageContent)>) {
         let now_ms = self.clock.now_ms();
         let newly_visible = {
             let mut state = queue.lock();
-            metas.into_iter().filter(|meta| state.insert(*meta, now_ms)).count()
+            let mut visible = 0;
+            for (meta, content) in messages {
+                visible += usize::from(state.insert(meta, now_ms));
+                state.cache_content(meta.seq, content);
+            }
+            visible
         };
         for _ in 0..newly_visible {
             queue.arrivals.notify_one();
@@ -353,7 +383,7 @@ impl Engine {
             tokio::pin!(arrival);
             arrival.as_mut().enable();
 
-            let (claim, wakeup_ms, dead_letter_target) = {
+            let (claim, cached, wakeup_ms, dead_letter_target) = {
                 let mut state = queue.lock();
                 if state.deleted {
                     return Err(DomainError::QueueDoesNotExist);
@@ -382,7 +412,9 @@ impl Engine {
                     // receive need not wait for them to be durable.
                     drop(self.store.submit(updates));
                 }
-                (claim, state.next_wakeup_ms(), dead_letter.map(|(target, _)| target))
+                let cached: Vec<Option<MessageContent>> =
+                    claim.leased.iter().map(|meta| state.cached_content(meta.seq)).collect();
+                (claim, cached, state.next_wakeup_ms(), dead_letter.map(|(target, _)| target))
             };
 
             if let Some(target) = dead_letter_target {
@@ -390,7 +422,7 @@ impl Engine {
                     self.move_to_dead_letter(queue, &target, *meta).await?;
                 }
             }
-            let deliveries = self.read_deliveries(queue, claim.leased)?;
+            let deliveries = self.read_deliveries(queue, claim.leased, cached)?;
             if !deliveries.is_empty() || *shutdown.borrow() {
                 return Ok(deliveries);
             }
@@ -407,11 +439,20 @@ impl Engine {
         }
     }
 
-    fn read_deliveries(&self, queue: &Queue, leased: Vec<MessageMeta>) -> Result<Vec<Delivery>, DomainError> {
+    fn read_deliveries(
+        &self,
+        queue: &Queue,
+        leased: Vec<MessageMeta>,
+        cached: Vec<Option<MessageContent>>,
+    ) -> Result<Vec<Delivery>, DomainError> {
         let mut deliveries = Vec::with_capacity(leased.len());
-        for meta in leased {
+        for (meta, cached) in leased.into_iter().zip(cached) {
+            let content = match cached {
+                Some(content) => Some(content),
+                None => self.store.read_content(queue.id, meta.seq)?,
+            };
             // A message purged or deleted since it was claimed has no content any more.
-            if let Some(content) = self.store.read_content(queue.id, meta.seq)? {
+            if let Some(content) = content {
                 deliveries.push(Delivery { meta, content });
             }
         }
@@ -439,13 +480,13 @@ impl Engine {
                 ..meta
             };
             let commit = self.store.submit(vec![
-                Mutation::PutMessage { queue: target.id, meta: moved, content },
+                Mutation::PutMessage { queue: target.id, meta: moved, content: content.clone() },
                 Mutation::DeleteMessage { queue: source.id, seq: meta.seq },
             ]);
             (moved, commit)
         };
         commit.await?;
-        self.insert_durable(target, vec![moved]);
+        self.insert_durable(target, vec![(moved, content)]);
         Ok(())
     }
 

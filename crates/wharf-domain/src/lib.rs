@@ -15,7 +15,7 @@ pub mod queue;
 pub mod settings;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Delivery, Engine, NewMessage, ReceiveRequest, SentMessage, LEASE_TOTAL_MS_MAX};
+pub use engine::{Delivery, Engine, EngineOptions, NewMessage, ReceiveRequest, SentMessage, LEASE_TOTAL_MS_MAX};
 pub use error::DomainError;
 pub use queue::{LeaseRef, Queue, QueueCounts};
 pub use settings::{DeadLetterPolicy, QueueName, QueueSettings};

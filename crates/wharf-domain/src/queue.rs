@@ -7,8 +7,59 @@
 //! next one due comes first; `expiry` orders every message by sent time for retention.
 
 use crate::settings::QueueSettings;
-use std::collections::{BTreeMap, BTreeSet};
-use wharf_store::{MessageMeta, QueueId};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use wharf_store::{MessageContent, MessageMeta, QueueId};
+
+/// The memory all queues together may use to keep message contents they also hold on disk, so
+/// a message received soon after it was sent is served without a disk read.
+#[derive(Debug)]
+pub struct ContentBudget {
+    used_bytes: AtomicU64,
+    limit_bytes: u64,
+}
+
+impl ContentBudget {
+    pub fn new(limit_bytes: u64) -> Arc<Self> {
+        Arc::new(ContentBudget { used_bytes: AtomicU64::new(0), limit_bytes })
+    }
+
+    fn try_take(&self, bytes: u64) -> bool {
+        self.used_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used + bytes <= self.limit_bytes).then_some(used + bytes)
+            })
+            .is_ok()
+    }
+
+    fn release(&self, bytes: u64) {
+        self.used_bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    pub fn used_bytes(&self) -> u64 {
+        self.used_bytes.load(Ordering::Acquire)
+    }
+}
+
+/// Bytes a cached content is charged for: the body and attribute values plus a fixed overhead.
+fn cache_cost(content: &MessageContent) -> u64 {
+    const OVERHEAD_BYTES: u64 = 128;
+    let attributes: usize = content
+        .attributes
+        .iter()
+        .chain(&content.system_attributes)
+        .map(|attribute| {
+            attribute.name.len()
+                + attribute.data_type.len()
+                + match &attribute.value {
+                    wharf_store::AttributeValueRecord::Text(text) => text.len(),
+                    wharf_store::AttributeValueRecord::Binary(bytes) => bytes.len(),
+                }
+        })
+        .sum();
+    OVERHEAD_BYTES + (content.body.len() + attributes + content.sender_id.len()) as u64
+}
 
 /// A lease is current only while the message's receive count still equals the count it was
 /// granted at: a later receive supersedes it.
@@ -63,10 +114,18 @@ pub(crate) struct QueueState {
     /// Messages with `seq <= purged_up_to` were purged; a send that commits late must not
     /// bring one back.
     purged_up_to: u64,
+    /// Contents kept in memory as well as on disk, within the shared budget.
+    cached: HashMap<u64, (MessageContent, u64)>,
+    budget: Arc<ContentBudget>,
 }
 
 impl QueueState {
-    pub fn new(settings: QueueSettings, tags: BTreeMap<String, String>, modified_ms: u64) -> Self {
+    pub fn new(
+        settings: QueueSettings,
+        tags: BTreeMap<String, String>,
+        modified_ms: u64,
+        budget: Arc<ContentBudget>,
+    ) -> Self {
         QueueState {
             settings,
             tags,
@@ -80,7 +139,40 @@ impl QueueState {
             expiry: BTreeSet::new(),
             next_seq: 1,
             purged_up_to: 0,
+            cached: HashMap::new(),
+            budget,
         }
+    }
+
+    /// Keeps a present message's content in memory if the budget allows.
+    pub fn cache_content(&mut self, seq: u64, content: MessageContent) {
+        let cost = cache_cost(&content);
+        if self.entries.contains_key(&seq) && self.budget.try_take(cost) {
+            if let Some((_, replaced)) = self.cached.insert(seq, (content, cost)) {
+                self.budget.release(replaced);
+            }
+        }
+    }
+
+    pub fn cached_content(&self, seq: u64) -> Option<MessageContent> {
+        self.cached.get(&seq).map(|(content, _)| content.clone())
+    }
+
+    fn uncache(&mut self, seq: u64) {
+        if let Some((_, cost)) = self.cached.remove(&seq) {
+            self.budget.release(cost);
+        }
+    }
+
+    fn uncache_all(&mut self) {
+        let released: u64 = self.cached.drain().map(|(_, (_, cost))| cost).sum();
+        self.budget.release(released);
+    }
+
+    /// Marks the queue deleted and gives back its cached contents.
+    pub fn mark_deleted(&mut self) {
+        self.deleted = true;
+        self.uncache_all();
     }
 
     pub fn reserve_seq(&mut self) -> u64 {
@@ -171,6 +263,7 @@ impl QueueState {
     /// Removes a message wherever it is. Returns its metadata if it was there.
     pub fn remove(&mut self, seq: u64) -> Option<MessageMeta> {
         let entry = self.entries.remove(&seq)?;
+        self.uncache(seq);
         match entry.state {
             EntryState::Delayed { available_ms } => {
                 self.delayed.remove(&(available_ms, seq));
@@ -224,6 +317,7 @@ impl QueueState {
 
     /// Drops every message; returns the highest sequence number dropped (0 if none ever sent).
     pub fn purge(&mut self) -> u64 {
+        self.uncache_all();
         self.entries.clear();
         self.visible.clear();
         self.delayed.clear();
@@ -307,7 +401,7 @@ mod tests {
     }
 
     fn state() -> QueueState {
-        QueueState::new(QueueSettings::default(), BTreeMap::new(), 0)
+        QueueState::new(QueueSettings::default(), BTreeMap::new(), 0, ContentBudget::new(1 << 20))
     }
 
     #[test]
@@ -379,6 +473,28 @@ mod tests {
         assert_eq!(queue.refresh(60_000), vec![1]);
         assert_eq!(queue.refresh(70_000), vec![2]);
         assert_eq!(queue.counts(), QueueCounts::default());
+    }
+
+    #[test]
+    fn cached_contents_stay_within_the_budget_and_are_released() {
+        let budget = ContentBudget::new(1000);
+        let mut queue = QueueState::new(QueueSettings::default(), BTreeMap::new(), 0, budget.clone());
+        let content = |size: usize| MessageContent { body: vec![b'x'; size].into(), ..Default::default() };
+        queue.insert(meta(1, 0, 0), 0);
+        queue.insert(meta(2, 0, 0), 0);
+        queue.insert(meta(3, 0, 0), 0);
+        queue.cache_content(1, content(500));
+        assert_eq!(budget.used_bytes(), 628);
+        queue.cache_content(2, content(500));
+        assert!(queue.cached_content(2).is_none(), "over budget: left on disk only");
+        queue.cache_content(3, content(100));
+        queue.cache_content(9, content(10));
+        assert!(queue.cached_content(9).is_none(), "absent messages are not cached");
+        assert_eq!(queue.cached_content(1).map(|c| c.body.len()), Some(500));
+        queue.remove(1);
+        assert_eq!(budget.used_bytes(), 228);
+        queue.purge();
+        assert_eq!(budget.used_bytes(), 0);
     }
 
     #[test]

@@ -21,26 +21,20 @@ pub fn parse_input<T: DeserializeOwned>(
     body: &Bytes,
     params: &QueryParams,
 ) -> Result<T, SqsError> {
-    let document = match protocol {
+    match protocol {
         Protocol::Json => {
-            if body.is_empty() {
-                Value::Object(Map::new())
-            } else {
-                serde_json::from_slice(body).map_err(|error| {
-                    SqsError::new(ErrorKind::Serialization, format!("The request body could not be parsed: {error}"))
-                })?
-            }
+            let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+            serde_json::from_slice(body).map_err(|error| {
+                SqsError::new(
+                    ErrorKind::Serialization,
+                    format!("The request body is not valid for {operation}: {error}"),
+                )
+            })
         }
-        Protocol::Query => query_to_document(operation, params)?,
-    };
-    serde_json::from_value(document).map_err(|error| match protocol {
-        Protocol::Json => {
-            SqsError::new(ErrorKind::Serialization, format!("The request body is not valid for {operation}: {error}"))
-        }
-        Protocol::Query => {
+        Protocol::Query => serde_json::from_value(query_to_document(operation, params)?).map_err(|error| {
             SqsError::new(ErrorKind::InvalidParameterValue, format!("Invalid parameters for {operation}: {error}"))
-        }
-    })
+        }),
+    }
 }
 
 /// Members whose awsQuery text must become JSON numbers.

@@ -252,7 +252,8 @@ impl<'a> Reader<'a> {
     }
 
     fn u8(&mut self) -> Result<u8, StoreError> {
-        Ok(self.array::<1>()?[0])
+        let [byte] = self.array::<1>()?;
+        Ok(byte)
     }
 
     fn u32(&mut self) -> Result<u32, StoreError> {

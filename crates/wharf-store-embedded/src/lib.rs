@@ -82,11 +82,11 @@ impl EmbeddedStore {
         Self::open_with_options(directory, EmbeddedOptions { faults: Some(faults), ..EmbeddedOptions::default() })
     }
 
+    /// Opens the store with explicit options; see [`EmbeddedOptions`].
     pub fn open_with_options(directory: &Path, options: EmbeddedOptions) -> Result<EmbeddedStore, StoreError> {
         prepare_directory(directory)?;
         let lock = DirectoryLock::acquire(directory)?;
         let database_path = directory.join(DATABASE_FILE_NAME);
-        let created = !database_path.exists();
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -103,11 +103,10 @@ impl EmbeddedStore {
         }
         .map_err(|error| open_error(&database_path, error))?;
         layout::initialize(&database)?;
-        if created {
-            // The first commit fsync'd the file's contents; the directory entry naming the file
-            // needs its own fsync, or a crash could lose the whole new file.
-            sync_directory(directory)?;
-        }
+        // Commits fsync the file's contents; the directory entry naming a new file needs its own
+        // fsync, or a crash could lose the whole file. Once per open is cheap enough to not track
+        // whether this open created it.
+        sync_directory(directory)?;
 
         let database = Arc::new(database);
         let shared = Arc::new(Shared::new(database.clone(), database_path, options.cache_size_bytes));

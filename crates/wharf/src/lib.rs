@@ -15,7 +15,7 @@ use std::time::Duration;
 use wharf_aws::auth::{Authenticator, User};
 use wharf_aws::edge::{Edge, EdgeConfig};
 use wharf_aws::service::AwsService;
-use wharf_domain::{Clock, Engine, SystemClock};
+use wharf_domain::{Clock, Engine, EngineOptions, SystemClock};
 use wharf_sqs::SqsService;
 use wharf_store::memory::MemoryStore;
 use wharf_store::Store;
@@ -51,7 +51,7 @@ impl Server {
             ),
             None => Arc::new(MemoryStore::new()),
         };
-        let engine = Engine::open(store, clock).await.context("cannot load stored state")?;
+        let engine = Engine::open(store, clock, EngineOptions::default()).await.context("cannot load stored state")?;
         for queue in &config.queues {
             let account = queue.account_id.as_deref().unwrap_or(&config.account_id);
             wharf_sqs::provision_queue(&engine, account, &queue.name, &queue.attributes, &queue.tags)

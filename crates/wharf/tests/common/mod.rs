@@ -93,3 +93,334 @@ pub fn md5_hex(bytes: &[u8]) -> String {
     use md5::Digest;
     hex::encode(md5::Md5::digest(bytes))
 }
+
+// ---------------------------------------------------------------------------------------------
+// The real binary, raw HTTP and small parsing helpers, for the process, crash, durability,
+// hostile-input and auth suites.
+
+use std::io::BufRead as _;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The `wharf` binary Cargo built for these tests.
+pub const WHARF_BIN: &str = env!("CARGO_BIN_EXE_wharf");
+/// Upper bound on anything a test waits for, so a broken server fails the test instead of
+/// hanging it. Never a performance threshold.
+pub const HANG_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A `wharf` command with no `WHARF_*` variables inherited from the test environment.
+pub fn wharf_command(args: &[&str]) -> Command {
+    let mut command = Command::new(WHARF_BIN);
+    command.args(args);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("WHARF_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// A running `wharf` process. Dropping it kills the process if it is still running.
+pub struct WharfProcess {
+    child: Child,
+    /// `http://127.0.0.1:PORT` from the ready line.
+    pub endpoint: String,
+    /// Every line the process wrote to stdout so far.
+    stdout_lines: Arc<Mutex<Vec<String>>>,
+    stderr_file: tempfile::NamedTempFile,
+}
+
+impl WharfProcess {
+    /// `wharf serve --listen 127.0.0.1:0 --data-dir DIR`.
+    pub fn start_on(data_dir: &std::path::Path) -> WharfProcess {
+        let data_dir = data_dir.to_str().expect("utf-8 path");
+        Self::start(wharf_command(&["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir]))
+    }
+
+    /// Spawns `command` and waits for its ready line; panics (with its stderr) if it exits first.
+    pub fn start(mut command: Command) -> WharfProcess {
+        let stderr_file = tempfile::NamedTempFile::new().expect("stderr file");
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr_file.reopen().expect("reopen stderr file")));
+        let mut child = command.spawn().expect("spawn wharf");
+        let stdout = child.stdout.take().expect("stdout");
+        let stdout_lines = Arc::new(Mutex::new(Vec::new()));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<String>();
+        let lines = stdout_lines.clone();
+        std::thread::spawn(move || {
+            // Keeps draining stdout so the process never blocks on a full pipe.
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                lines.lock().unwrap().push(line.clone());
+                let _ = ready_tx.send(line);
+            }
+        });
+        let first_line = ready_rx.recv_timeout(HANG_TIMEOUT);
+        let mut process = WharfProcess { child, endpoint: String::new(), stdout_lines, stderr_file };
+        let line = match first_line {
+            Ok(line) => line,
+            Err(_) => {
+                let status = process.child.try_wait().ok().flatten();
+                panic!("wharf did not print its ready line (exit {status:?}); stderr:\n{}", process.stderr());
+            }
+        };
+        let address = line.strip_prefix("wharf listening on ").unwrap_or_else(|| panic!("unexpected line {line:?}"));
+        process.endpoint = address.to_string();
+        process
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn client(&self) -> aws_sdk_sqs::Client {
+        client(&self.endpoint, "test", "test")
+    }
+
+    /// `kill -9`, then reaps the process.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`) with the `kill` command.
+    pub fn signal(&self, name: &str) {
+        let status =
+            Command::new("kill").arg(format!("-{name}")).arg(self.pid().to_string()).status().expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits (up to [`HANG_TIMEOUT`]) for the process to exit.
+    pub async fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = std::time::Instant::now() + HANG_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "wharf did not exit; stderr:\n{}", self.stderr());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub async fn stop(&mut self) {
+        self.signal("TERM");
+        let status = self.wait_exit().await;
+        assert!(status.success(), "wharf exited with {status:?}; stderr:\n{}", self.stderr());
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr_file.path()).unwrap_or_default()
+    }
+
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout_lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for WharfProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs a `wharf` command expected to exit by itself (a startup failure) and returns its output.
+pub fn run_to_exit(mut command: Command) -> Output {
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = command.spawn().expect("spawn wharf");
+    let pid = child.id();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait_with_output());
+    });
+    match done_rx.recv_timeout(HANG_TIMEOUT) {
+        Ok(output) => output.expect("wait for wharf"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("wharf kept running although it was expected to fail at startup");
+        }
+    }
+}
+
+/// Asserts a startup failure: non-zero exit, nothing on stdout, and exactly one stderr line,
+/// starting `wharf: `. Returns that line.
+pub fn assert_startup_failure(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(!output.status.success(), "expected a failing exit, got {:?}; stderr: {stderr}", output.status);
+    assert!(output.stdout.is_empty(), "stdout: {}", String::from_utf8_lossy(&output.stdout));
+    let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one stderr line, got:\n{stderr}");
+    assert!(lines[0].starts_with("wharf: "), "stderr line does not start with `wharf: `: {:?}", lines[0]);
+    lines[0].to_string()
+}
+
+/// An SDK client that does not retry, so a dead server fails calls at once.
+pub fn client_without_retries(endpoint: &str) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(endpoint)
+        .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+/// A raw HTTP reply.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).to_string()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+/// Sends one request with hyper over HTTP/1.1, or HTTP/2 with prior knowledge.
+pub async fn raw_request(
+    endpoint: &str,
+    http2: bool,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<bytes::Bytes>,
+) -> RawResponse {
+    use http_body_util::BodyExt as _;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(http2)
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let mut builder = http::Request::builder().method(method).uri(format!("{endpoint}{path_and_query}"));
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let request = builder.body(http_body_util::Full::new(body.into())).expect("request");
+    let response =
+        tokio::time::timeout(HANG_TIMEOUT, client.request(request)).await.expect("reply in time").expect("reply");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+    RawResponse { status, headers, body }
+}
+
+/// An awsJson 1.0 SQS call, unsigned.
+pub async fn json_call(endpoint: &str, operation: &str, body: &serde_json::Value) -> RawResponse {
+    let target = format!("AmazonSQS.{operation}");
+    raw_request(
+        endpoint,
+        false,
+        "POST",
+        "/",
+        &[("x-amz-target", target.as_str()), ("content-type", "application/x-amz-json-1.0")],
+        body.to_string(),
+    )
+    .await
+}
+
+/// An awsQuery form POST to `path`, unsigned.
+pub async fn query_call(endpoint: &str, path: &str, form: &str) -> RawResponse {
+    raw_request(
+        endpoint,
+        false,
+        "POST",
+        path,
+        &[("content-type", "application/x-www-form-urlencoded; charset=utf-8")],
+        form.to_string(),
+    )
+    .await
+}
+
+/// Percent-encodes a form value.
+pub fn form_value(value: &str) -> String {
+    let mut out = String::new();
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+/// The contents of each `<tag>…</tag>` element in `xml`, in order (elements of one name must
+/// not nest, which holds for the SQS replies checked here).
+pub fn xml_elements(xml: &str, tag: &str) -> Vec<String> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let mut found = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find(&open) {
+        let after = &rest[start + open.len()..];
+        let Some(end) = after.find(&close) else { break };
+        found.push(after[..end].to_string());
+        rest = &after[end + close.len()..];
+    }
+    found
+}
+
+/// The contents of the first `<tag>` element.
+pub fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    xml_elements(xml, tag).into_iter().next()
+}
+
+/// Undoes the XML escapes SQS uses.
+pub fn xml_unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&#xD;", "\r")
+        .replace("&amp;", "&")
+}
+
+/// Reads every message a queue hands out, leasing each for an hour so none comes back, until a
+/// receive returns nothing. Returns `(message id, body, md5 of body, receive count)` tuples.
+pub async fn drain(client: &aws_sdk_sqs::Client, url: &str) -> Vec<(String, String, String, u32)> {
+    let mut found = Vec::new();
+    loop {
+        let received = client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(3600)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .expect("receive");
+        if received.messages().is_empty() {
+            return found;
+        }
+        for message in received.messages() {
+            let receive_count = message
+                .attributes()
+                .and_then(|attributes| {
+                    attributes.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                })
+                .and_then(|count| count.parse().ok())
+                .unwrap_or(0);
+            found.push((
+                message.message_id().unwrap_or_default().to_string(),
+                message.body().unwrap_or_default().to_string(),
+                message.md5_of_body().unwrap_or_default().to_string(),
+                receive_count,
+            ));
+        }
+    }
+}
