@@ -304,14 +304,37 @@ impl Engine {
         state.counts()
     }
 
-    /// Applies time-driven changes (delays ending, leases expiring, retention) and persists the
-    /// retention deletes without waiting for them.
+    /// Applies time-driven changes (delays ending, leases expiring, retention) and persists them
+    /// without waiting: retention deletes, and the receive counts of messages whose lease ended.
     fn refresh(&self, queue: &Queue, state: &mut QueueState) {
-        let expired = state.refresh(self.clock.now_ms());
-        if !expired.is_empty() {
-            let batch = expired.into_iter().map(|seq| Mutation::DeleteMessage { queue: queue.id, seq }).collect();
+        let refreshed = state.refresh(self.clock.now_ms());
+        let deletes = refreshed.expired.into_iter().map(|seq| Mutation::DeleteMessage { queue: queue.id, seq });
+        let updates = refreshed.returned.into_iter().map(|meta| Mutation::UpdateMessage { queue: queue.id, meta });
+        let batch: Vec<Mutation> = deletes.chain(updates).collect();
+        if !batch.is_empty() {
             drop(self.store.submit(batch));
         }
+    }
+
+    /// Persists the receive counts of every leased message; part of a graceful shutdown, so a
+    /// clean restart keeps exact counts.
+    pub async fn persist_leases(&self) -> Result<(), DomainError> {
+        let mut commits = Vec::new();
+        for queue in self.all_queues() {
+            let state = queue.lock();
+            let batch: Vec<Mutation> = state
+                .leased_metas()
+                .into_iter()
+                .map(|meta| Mutation::UpdateMessage { queue: queue.id, meta })
+                .collect();
+            if !batch.is_empty() {
+                commits.push(self.store.submit(batch));
+            }
+        }
+        for commit in commits {
+            commit.await?;
+        }
+        Ok(())
     }
 
     /// Drops messages past retention in every queue; meant to run periodically.
@@ -402,16 +425,9 @@ impl Engine {
                     u64::from(visibility_seconds) * 1000,
                     dead_letter.as_ref().map(|(_, limit)| *limit),
                 );
-                if !claim.leased.is_empty() {
-                    let updates = claim
-                        .leased
-                        .iter()
-                        .map(|meta| Mutation::UpdateMessage { queue: queue.id, meta: *meta })
-                        .collect();
-                    // Receive counts must survive a restart for dead-lettering to work, but a
-                    // receive need not wait for them to be durable.
-                    drop(self.store.submit(updates));
-                }
+                // A raised receive count is written when the lease ends without a delete (see
+                // `refresh`, `change_visibility`, `persist_leases`), not on every receive: most
+                // leased messages are deleted, and their counts never need to reach the disk.
                 let cached: Vec<Option<MessageContent>> =
                     claim.leased.iter().map(|meta| state.cached_content(meta.seq)).collect();
                 (claim, cached, state.next_wakeup_ms(), dead_letter.map(|(target, _)| target))
@@ -523,7 +539,7 @@ impl Engine {
                 return Err(DomainError::QueueDoesNotExist);
             }
             self.refresh(queue, &mut state);
-            state
+            let released = state
                 .change_visibility(self.clock.now_ms(), lease, u64::from(visibility_seconds) * 1000, LEASE_TOTAL_MS_MAX)
                 .map_err(|error| match error {
                     VisibilityChangeError::NotInFlight => DomainError::MessageNotInFlight,
@@ -531,7 +547,11 @@ impl Engine {
                     VisibilityChangeError::TooLong => {
                         DomainError::VisibilityTimeoutTooLong { max_seconds: LEASE_TOTAL_MS_MAX / 1000 }
                     }
-                })?
+                })?;
+            if let Some(meta) = state.meta(lease.seq).filter(|_| released) {
+                drop(self.store.submit(vec![Mutation::UpdateMessage { queue: queue.id, meta }]));
+            }
+            released
         };
         if became_visible {
             queue.arrivals.notify_one();

@@ -90,6 +90,15 @@ pub struct QueueCounts {
     pub delayed: u64,
 }
 
+/// What [`QueueState::refresh`] changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Refreshed {
+    /// Messages dropped for being past the retention period.
+    pub expired: Vec<u64>,
+    /// Messages whose lease ran out; visible again with a raised receive count.
+    pub returned: Vec<MessageMeta>,
+}
+
 /// What a claim took off the queue.
 #[derive(Debug, Default)]
 pub(crate) struct Claim {
@@ -200,10 +209,11 @@ impl QueueState {
     }
 
     /// Moves due delayed and expired leased messages to visible and drops messages past the
-    /// retention period, returning the dropped ones' sequence numbers.
-    pub fn refresh(&mut self, now_ms: u64) -> Vec<u64> {
+    /// retention period.
+    pub fn refresh(&mut self, now_ms: u64) -> Refreshed {
         let retention_ms = u64::from(self.settings.retention_seconds) * 1000;
         let mut expired = Vec::new();
+        let mut returned = Vec::new();
         while let Some(&(sent_ms, seq)) = self.expiry.first() {
             if sent_ms.saturating_add(retention_ms) > now_ms {
                 break;
@@ -224,8 +234,18 @@ impl QueueState {
             }
             self.leased.pop_first();
             self.make_visible(seq);
+            returned.extend(self.entries.get(&seq).map(|entry| entry.meta));
         }
-        expired
+        Refreshed { expired, returned }
+    }
+
+    pub fn meta(&self, seq: u64) -> Option<MessageMeta> {
+        self.entries.get(&seq).map(|entry| entry.meta)
+    }
+
+    /// Metadata of every leased message (their receive counts are not yet on disk).
+    pub fn leased_metas(&self) -> Vec<MessageMeta> {
+        self.leased.iter().filter_map(|(_, seq)| self.meta(*seq)).collect()
     }
 
     fn make_visible(&mut self, seq: u64) {
@@ -425,7 +445,8 @@ mod tests {
         assert_eq!(claim.leased[0].receive_count, 1);
         assert_eq!(claim.leased[0].first_receive_ms, 0);
         assert!(queue.claim(29_999, 10, 30_000, None).leased.is_empty());
-        queue.refresh(30_000);
+        let refreshed = queue.refresh(30_000);
+        assert_eq!(refreshed.returned.iter().map(|meta| meta.receive_count).collect::<Vec<_>>(), vec![1]);
         let again = queue.claim(30_000, 10, 30_000, None);
         assert_eq!(again.leased[0].receive_count, 2);
     }
@@ -469,9 +490,9 @@ mod tests {
         queue.insert(meta(1, 0, 0), 0);
         queue.insert(meta(2, 10_000, 10_000), 10_000);
         queue.claim(10_000, 1, 100_000, None);
-        assert_eq!(queue.refresh(59_999), Vec::<u64>::new());
-        assert_eq!(queue.refresh(60_000), vec![1]);
-        assert_eq!(queue.refresh(70_000), vec![2]);
+        assert_eq!(queue.refresh(59_999).expired, Vec::<u64>::new());
+        assert_eq!(queue.refresh(60_000).expired, vec![1]);
+        assert_eq!(queue.refresh(70_000).expired, vec![2]);
         assert_eq!(queue.counts(), QueueCounts::default());
     }
 

@@ -104,6 +104,7 @@ impl Server {
         self.engine.begin_shutdown();
         self.shutdown.send_replace(true);
         self.serving.await.context("server task failed")?;
+        self.engine.persist_leases().await.context("cannot persist receive counts")?;
         self.engine.close().context("cannot flush storage")?;
         Ok(())
     }
