@@ -65,17 +65,22 @@ impl Delivery {
 pub struct EngineOptions {
     /// Memory for keeping recently sent message contents next to their on-disk copy.
     pub content_cache_bytes_max: u64,
+    /// How long after a queue is deleted its name stays unavailable (AWS: 60 s); 0 disables.
+    pub queue_recreate_delay_ms: u64,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { content_cache_bytes_max: 64 * 1024 * 1024 }
+        EngineOptions { content_cache_bytes_max: 64 * 1024 * 1024, queue_recreate_delay_ms: 0 }
     }
 }
 
 pub struct Engine {
     store: Arc<dyn Store>,
     budget: Arc<ContentBudget>,
+    options: EngineOptions,
+    /// When each recently deleted queue name was deleted; kept for `queue_recreate_delay_ms`.
+    deleted_at_ms: std::sync::Mutex<HashMap<QueueName, u64>>,
     clock: Arc<dyn Clock>,
     queues: RwLock<HashMap<QueueName, Arc<Queue>>>,
     next_queue_id: AtomicU64,
@@ -142,6 +147,8 @@ impl Engine {
         Ok(Arc::new(Engine {
             store,
             budget,
+            options,
+            deleted_at_ms: std::sync::Mutex::new(HashMap::new()),
             clock,
             queues: RwLock::new(queues),
             next_queue_id: AtomicU64::new(next_queue_id),
@@ -222,6 +229,9 @@ impl Engine {
         self.check_dead_letter_target(&settings)?;
         let key = QueueName { account: account.to_string(), name: name.to_string() };
         let now_ms = self.clock.now_ms();
+        if self.deleted_recently(&key, now_ms) {
+            return Err(DomainError::QueueDeletedRecently);
+        }
         let (queue, commit) = {
             let mut registry = self.queues.write().unwrap_or_else(|poisoned| poisoned.into_inner());
             if registry.contains_key(&key) {
@@ -251,6 +261,13 @@ impl Engine {
         Ok(queue)
     }
 
+    fn deleted_recently(&self, key: &QueueName, now_ms: u64) -> bool {
+        let delay_ms = self.options.queue_recreate_delay_ms;
+        let mut deleted = self.deleted_at_ms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        deleted.retain(|_, at_ms| now_ms < at_ms.saturating_add(delay_ms));
+        deleted.contains_key(key)
+    }
+
     fn check_dead_letter_target(&self, settings: &QueueSettings) -> Result<(), DomainError> {
         match &settings.dead_letter {
             Some(policy) if !self.registry().contains_key(&policy.target) => Err(DomainError::DeadLetterTargetMissing),
@@ -268,6 +285,10 @@ impl Engine {
             }
             state.mark_deleted();
             registry.remove(&key);
+            if self.options.queue_recreate_delay_ms > 0 {
+                let mut deleted = self.deleted_at_ms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                deleted.insert(key.clone(), self.clock.now_ms());
+            }
             self.store.submit(vec![Mutation::DeleteQueue(queue.id)])
         };
         queue.arrivals.notify_waiters();

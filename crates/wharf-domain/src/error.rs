@@ -8,6 +8,8 @@ pub enum DomainError {
     QueueDoesNotExist,
     #[error("a queue with this name already exists with different settings")]
     QueueAlreadyExists,
+    #[error("a queue of this name was deleted too recently to be created again")]
+    QueueDeletedRecently,
     #[error("the dead-letter target queue does not exist")]
     DeadLetterTargetMissing,
     #[error("the message is not in flight")]

@@ -21,6 +21,7 @@ pub enum ErrorKind {
     InvalidBatchEntryId,
     BatchRequestTooLong,
     UnsupportedOperation,
+    QueueDeletedRecently,
     OverLimit,
     ResourceNotFound,
     InvalidAction,
@@ -86,6 +87,9 @@ impl ErrorKind {
             }
             UnsupportedOperation => {
                 sqs("com.amazonaws.sqs#UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", 400)
+            }
+            QueueDeletedRecently => {
+                sqs("com.amazonaws.sqs#QueueDeletedRecently", "AWS.SimpleQueueService.QueueDeletedRecently", 400)
             }
             OverLimit => sqs("com.amazonaws.sqs#OverLimit", "OverLimit", 403),
             ResourceNotFound => sqs("com.amazonaws.sqs#ResourceNotFoundException", "ResourceNotFoundException", 404),
@@ -162,6 +166,10 @@ impl From<DomainError> for SqsError {
             DomainError::QueueAlreadyExists => {
                 SqsError::new(ErrorKind::QueueNameExists, "A queue already exists with the same name and a different value for attribute(s)")
             }
+            DomainError::QueueDeletedRecently => SqsError::new(
+                ErrorKind::QueueDeletedRecently,
+                "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
+            ),
             DomainError::DeadLetterTargetMissing => SqsError::new(
                 ErrorKind::InvalidParameterValue,
                 "Value for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.",
@@ -286,6 +294,12 @@ mod tests {
                 Some("AWS.SimpleQueueService.UnsupportedOperation"),
                 400,
             ),
+            (
+                ErrorKind::QueueDeletedRecently,
+                "com.amazonaws.sqs#QueueDeletedRecently",
+                Some("AWS.SimpleQueueService.QueueDeletedRecently"),
+                400,
+            ),
             (ErrorKind::OverLimit, "com.amazonaws.sqs#OverLimit", Some("OverLimit"), 403),
             (
                 ErrorKind::ResourceNotFound,
@@ -320,6 +334,7 @@ mod tests {
         assert_eq!(SqsError::from(DomainError::QueueAlreadyExists).kind, ErrorKind::QueueNameExists);
         assert_eq!(SqsError::from(DomainError::MessageNotInFlight).kind, ErrorKind::MessageNotInflight);
         assert_eq!(SqsError::from(DomainError::PurgeInProgress).kind, ErrorKind::PurgeQueueInProgress);
+        assert_eq!(SqsError::from(DomainError::QueueDeletedRecently).kind, ErrorKind::QueueDeletedRecently);
         assert_eq!(SqsError::from(DomainError::LeaseNotCurrent).kind, ErrorKind::InvalidParameterValue);
         assert_eq!(
             SqsError::from(DomainError::Store(wharf_domain::StoreError::Closed)).kind,

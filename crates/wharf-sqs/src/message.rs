@@ -195,6 +195,23 @@ fn is_number(text: &str) -> bool {
     digits > 0 && digits <= 38 && trimmed.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
+pub const MESSAGE_GROUP_ID_CHARS_MAX: usize = 128;
+
+/// Checks a `MessageGroupId`: 1 to 128 ASCII letters, digits and punctuation.
+pub fn check_group_id(group_id: &str) -> Result<(), SqsError> {
+    let valid = !group_id.is_empty()
+        && group_id.len() <= MESSAGE_GROUP_ID_CHARS_MAX
+        && group_id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte.is_ascii_punctuation());
+    if !valid {
+        return Err(SqsError::invalid_value(
+            "MessageGroupId",
+            group_id,
+            "MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a per-message or per-request `DelaySeconds`.
 pub fn check_delay(delay_seconds: i64) -> Result<u32, SqsError> {
     if !(0..=DELAY_SECONDS_MAX).contains(&delay_seconds) {
@@ -264,6 +281,14 @@ mod tests {
         assert!(message_attributes(&input).is_err());
         let many: BTreeMap<String, AttributeValueInput> = (0..11).map(|i| (format!("a{i}"), string("v"))).collect();
         assert!(message_attributes(&many).unwrap_err().message.contains("[11]"));
+    }
+
+    #[test]
+    fn group_ids() {
+        assert!(check_group_id("tenant-42/orders:eu").is_ok());
+        assert!(check_group_id("").is_err());
+        assert!(check_group_id("has space").is_err());
+        assert!(check_group_id(&"g".repeat(129)).is_err());
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Config {
     pub request_bytes_max: usize,
     pub drain_timeout_ms: u64,
     pub log_format: LogFormat,
+    /// How long a deleted queue's name stays unavailable (AWS: 60 000); 0 disables.
+    pub queue_recreate_delay_ms: u64,
     pub users: Vec<UserConfig>,
     pub queues: Vec<QueueConfig>,
 }
@@ -90,6 +92,7 @@ pub struct AuthSection {
 pub struct SqsSection {
     #[serde(default)]
     pub queues: Vec<QueueConfig>,
+    pub queue_recreate_delay_ms: Option<u64>,
 }
 
 /// Options given on the command line or through `WHARF_*` variables.
@@ -164,6 +167,7 @@ impl Config {
             request_bytes_max,
             drain_timeout_ms: file.drain_timeout_ms.unwrap_or(DEFAULT_DRAIN_TIMEOUT_MS),
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Pretty),
+            queue_recreate_delay_ms: file.sqs.queue_recreate_delay_ms.unwrap_or(0),
             users,
             queues: file.sqs.queues,
         })

@@ -51,7 +51,9 @@ impl Server {
             ),
             None => Arc::new(MemoryStore::new()),
         };
-        let engine = Engine::open(store, clock, EngineOptions::default()).await.context("cannot load stored state")?;
+        let options =
+            EngineOptions { queue_recreate_delay_ms: config.queue_recreate_delay_ms, ..EngineOptions::default() };
+        let engine = Engine::open(store, clock, options).await.context("cannot load stored state")?;
         for queue in &config.queues {
             let account = queue.account_id.as_deref().unwrap_or(&config.account_id);
             wharf_sqs::provision_queue(&engine, account, &queue.name, &queue.attributes, &queue.tags)

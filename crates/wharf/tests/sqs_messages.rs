@@ -530,3 +530,25 @@ async fn purge_deletes_everything_once_a_minute() {
     client.send_message().queue_url(&url).message_body("after").send().await.unwrap();
     assert_eq!(count(&server, &url, QueueAttributeName::ApproximateNumberOfMessages).await, 1);
 }
+
+#[tokio::test]
+async fn standard_queues_keep_a_message_group_id() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let url = server.create("fair").await;
+    client.send_message().queue_url(&url).message_body("x").message_group_id("tenant-1").send().await.unwrap();
+    let received = client
+        .receive_message()
+        .queue_url(&url)
+        .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(received.messages()[0].attributes().unwrap()[&MessageSystemAttributeName::MessageGroupId], "tenant-1");
+    let error =
+        client.send_message().queue_url(&url).message_body("x").message_group_id("bad group").send().await.unwrap_err();
+    assert_eq!(code(&error), "InvalidParameterValue");
+    let error =
+        client.send_message().queue_url(&url).message_body("x").message_deduplication_id("d").send().await.unwrap_err();
+    assert_eq!(code(&error), "InvalidParameterValue");
+}

@@ -289,3 +289,18 @@ async fn fifo_queues_are_refused_clearly_until_supported() {
         .unwrap_err();
     assert_eq!(code(&error), "InvalidParameterValue");
 }
+
+#[tokio::test]
+async fn recreating_a_deleted_queue_waits_when_configured() {
+    let mut config = common::config(None);
+    config.queue_recreate_delay_ms = 60_000;
+    let clock = std::sync::Arc::new(wharf_domain::ManualClock::new(common::START_MS));
+    let server = TestServer::start_with(config, Some(clock)).await;
+    let client = server.client();
+    let url = server.create("again").await;
+    client.delete_queue().queue_url(&url).send().await.unwrap();
+    let error = client.create_queue().queue_name("again").send().await.unwrap_err();
+    assert_eq!(code(&error), "AWS.SimpleQueueService.QueueDeletedRecently");
+    server.advance_secs(60);
+    client.create_queue().queue_name("again").send().await.unwrap();
+}

@@ -154,6 +154,9 @@ fn system_attributes(context: &Context<'_>, delivery: &Delivery, requested: &[St
             out.insert(TRACE_HEADER_ATTRIBUTE.into(), json!(value));
         }
     }
+    if let Some(group_id) = content.group_id.as_ref().filter(|_| wants("MessageGroupId")) {
+        out.insert("MessageGroupId".into(), json!(group_id));
+    }
     if wants("DeadLetterQueueSourceArn") {
         if let Some((account, name)) = content.dead_letter_source.as_deref().and_then(|source| source.split_once('/')) {
             out.insert(

@@ -74,11 +74,8 @@ fn prepare(context: &Context<'_>, queue: &Queue, entry: Entry) -> Result<Prepare
             "The request include parameter MessageDeduplicationId which is not valid for this queue type",
         ));
     }
-    if entry.group_id.is_some() {
-        return Err(SqsError::new(
-            ErrorKind::UnsupportedOperation,
-            "MessageGroupId on standard queues is not available in this version of Wharf.",
-        ));
+    if let Some(group_id) = &entry.group_id {
+        message::check_group_id(group_id)?;
     }
     let (attributes, attributes_bytes) = message::message_attributes(&entry.message_attributes)?;
     let system_attributes = message::system_attributes(&entry.message_system_attributes)?;
@@ -102,7 +99,7 @@ fn prepare(context: &Context<'_>, queue: &Queue, entry: Entry) -> Result<Prepare
                 attributes,
                 system_attributes,
                 sender_id: context.request.caller.access_key_id.clone(),
-                group_id: None,
+                group_id: entry.group_id,
                 deduplication_id: None,
                 dead_letter_source: None,
             },

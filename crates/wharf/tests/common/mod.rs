@@ -22,6 +22,7 @@ pub fn config(data_dir: Option<PathBuf>) -> Config {
         request_bytes_max: 8 * 1024 * 1024,
         drain_timeout_ms: 5_000,
         log_format: LogFormat::Pretty,
+        queue_recreate_delay_ms: 0,
         users: Vec::<UserConfig>::new(),
         queues: Vec::new(),
     }
