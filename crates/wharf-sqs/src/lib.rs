@@ -126,16 +126,19 @@ impl AwsService for SqsService {
 /// up to the declaration.
 pub async fn provision_queue(
     engine: &Engine,
+    region: &str,
     account: &str,
     name: &str,
     attributes: &std::collections::BTreeMap<String, String>,
     tags: &std::collections::BTreeMap<String, String>,
 ) -> Result<(), SqsError> {
     ops::check_queue_declaration(name, attributes, tags)?;
+    let source = wharf_domain::QueueName { account: account.to_string(), name: name.to_string() };
     match engine.queue(account, name) {
         Some(queue) => {
             let mut settings = queue.settings();
             queue_attributes::apply(&mut settings, attributes, false, account)?;
+            queue_attributes::check_redrive_allowed(engine, region, &source, &settings)?;
             let tags = tags.clone();
             engine
                 .update_queue(&queue, |current, current_tags| {
@@ -147,6 +150,7 @@ pub async fn provision_queue(
         None => {
             let mut settings = wharf_domain::QueueSettings::default();
             queue_attributes::apply(&mut settings, attributes, true, account)?;
+            queue_attributes::check_redrive_allowed(engine, region, &source, &settings)?;
             engine.create_queue(account, name, settings, tags.clone()).await?;
         }
     }

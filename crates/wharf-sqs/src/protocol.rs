@@ -132,6 +132,19 @@ fn xml_shape(name: &str) -> XmlShape {
     }
 }
 
+/// Operations whose model has no output shape: their awsQuery reply has no Result element.
+const NO_OUTPUT_OPERATIONS: &[&str] = &[
+    "AddPermission",
+    "ChangeMessageVisibility",
+    "DeleteMessage",
+    "DeleteQueue",
+    "PurgeQueue",
+    "RemovePermission",
+    "SetQueueAttributes",
+    "TagQueue",
+    "UntagQueue",
+];
+
 /// Renders a successful output.
 pub fn success(protocol: Protocol, operation: &str, output: &Value, request_id: &str) -> AwsResponse {
     match protocol {
@@ -155,7 +168,13 @@ pub fn success(protocol: Protocol, operation: &str, output: &Value, request_id: 
                 status: 200,
                 content_type: XML_CONTENT_TYPE,
                 headers: Vec::new(),
-                body: Bytes::from(xml::render_response(operation, QUERY_NAMESPACE, output, request_id, &shape_of)),
+                body: Bytes::from(xml::render_response(
+                    operation,
+                    QUERY_NAMESPACE,
+                    (!NO_OUTPUT_OPERATIONS.contains(&operation)).then_some(output),
+                    request_id,
+                    &shape_of,
+                )),
             }
         }
     }

@@ -123,7 +123,12 @@ fn redrive_policy(value: &str, caller_account: &str) -> Result<Option<DeadLetter
             format!("Value {value} for parameter RedrivePolicy is invalid. Reason: {reason}"),
         )
     };
-    let policy: Value = serde_json::from_str(value).map_err(|_| invalid("Redrive policy is not a valid JSON map."))?;
+    let policy: Value = serde_json::from_str(value).ok().filter(Value::is_object).ok_or_else(|| {
+        SqsError::new(
+            ErrorKind::InvalidAttributeValue,
+            "Invalid value for the parameter RedrivePolicy. Reason: Redrive policy is not a valid JSON map.",
+        )
+    })?;
     let target = policy
         .get("deadLetterTargetArn")
         .and_then(Value::as_str)
@@ -174,6 +179,41 @@ fn check_redrive_allow_policy(value: &str) -> Result<(), SqsError> {
         },
         _ => Err(invalid("Invalid value for redrivePermission.")),
     }
+}
+
+/// Refuses a dead-letter policy whose target's RedriveAllowPolicy does not admit `source`.
+pub fn check_redrive_allowed(
+    engine: &Engine,
+    region: &str,
+    source: &QueueName,
+    settings: &QueueSettings,
+) -> Result<(), SqsError> {
+    let Some(policy) = &settings.dead_letter else { return Ok(()) };
+    let Some(target) = engine.queue(&policy.target.account, &policy.target.name) else { return Ok(()) };
+    let Some(allow) =
+        target.settings().opaque.get("RedriveAllowPolicy").and_then(|text| serde_json::from_str::<Value>(text).ok())
+    else {
+        return Ok(());
+    };
+    let source_arn = arn::format("sqs", region, &source.account, &source.name);
+    let allowed = match allow.get("redrivePermission").and_then(Value::as_str) {
+        Some("denyAll") => false,
+        Some("byQueue") => allow
+            .get("sourceQueueArns")
+            .and_then(Value::as_array)
+            .is_some_and(|sources| sources.iter().any(|arn| arn.as_str() == Some(source_arn.as_str()))),
+        _ => true,
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(SqsError::new(
+        ErrorKind::InvalidParameterValue,
+        format!(
+            "Value for parameter RedrivePolicy is invalid. Reason: Queue {} does not allow {source_arn} to use it as a dead-letter queue.",
+            queue_arn(region, &target)
+        ),
+    ))
 }
 
 pub fn queue_arn(region: &str, queue: &Queue) -> String {
@@ -294,7 +334,7 @@ mod tests {
         assert!(redrive_policy(r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:0:dlq","maxReceiveCount":0}"#, "a")
             .is_err());
         assert!(redrive_policy(r#"{"maxReceiveCount":1}"#, "a").is_err());
-        assert!(redrive_policy("not json", "a").is_err());
+        assert_eq!(redrive_policy("not json", "a").unwrap_err().kind, ErrorKind::InvalidAttributeValue);
         assert_eq!(redrive_policy("", "a").unwrap(), None);
         assert!(check_redrive_allow_policy(
             r#"{"redrivePermission":"byQueue","sourceQueueArns":["arn:aws:sqs:r:a:q"]}"#

@@ -56,7 +56,7 @@ impl Server {
         let engine = Engine::open(store, clock, options).await.context("cannot load stored state")?;
         for queue in &config.queues {
             let account = queue.account_id.as_deref().unwrap_or(&config.account_id);
-            wharf_sqs::provision_queue(&engine, account, &queue.name, &queue.attributes, &queue.tags)
+            wharf_sqs::provision_queue(&engine, &config.region, account, &queue.name, &queue.attributes, &queue.tags)
                 .await
                 .map_err(|error| anyhow::anyhow!("cannot provision queue {:?}: {}", queue.name, error.message))?;
         }

@@ -203,7 +203,6 @@ async fn redrive_policy_needs_an_existing_target_and_lists_sources() {
     assert_eq!(sources.queue_urls(), std::slice::from_ref(&source));
     for bad in [
         r#"{"maxReceiveCount":3}"#,
-        "{",
         r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":1001}"#,
     ] {
         let error = client
@@ -215,6 +214,14 @@ async fn redrive_policy_needs_an_existing_target_and_lists_sources() {
             .unwrap_err();
         assert_eq!(code(&error), "InvalidParameterValue", "{bad}");
     }
+    let error = client
+        .set_queue_attributes()
+        .queue_url(&source)
+        .attributes(QueueAttributeName::RedrivePolicy, "{")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&error), "InvalidAttributeValue");
 }
 
 #[tokio::test]
@@ -303,4 +310,53 @@ async fn recreating_a_deleted_queue_waits_when_configured() {
     assert_eq!(code(&error), "AWS.SimpleQueueService.QueueDeletedRecently");
     server.advance_secs(60);
     client.create_queue().queue_name("again").send().await.unwrap();
+}
+
+#[tokio::test]
+async fn redrive_allow_policy_is_enforced() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let policy_for =
+        |dlq: &str| format!(r#"{{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:{ACCOUNT}:{dlq}","maxReceiveCount":3}}"#);
+    let deny = client
+        .create_queue()
+        .queue_name("deny-dlq")
+        .attributes(QueueAttributeName::RedriveAllowPolicy, r#"{"redrivePermission":"denyAll"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(deny.queue_url().is_some());
+    let error = client
+        .create_queue()
+        .queue_name("s1")
+        .attributes(QueueAttributeName::RedrivePolicy, policy_for("deny-dlq"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&error), "InvalidParameterValue");
+    let by_queue =
+        format!(r#"{{"redrivePermission":"byQueue","sourceQueueArns":["arn:aws:sqs:us-east-1:{ACCOUNT}:allowed"]}}"#);
+    client
+        .create_queue()
+        .queue_name("picky-dlq")
+        .attributes(QueueAttributeName::RedriveAllowPolicy, by_queue)
+        .send()
+        .await
+        .unwrap();
+    client
+        .create_queue()
+        .queue_name("allowed")
+        .attributes(QueueAttributeName::RedrivePolicy, policy_for("picky-dlq"))
+        .send()
+        .await
+        .unwrap();
+    let other = server.create("other").await;
+    let error = client
+        .set_queue_attributes()
+        .queue_url(&other)
+        .attributes(QueueAttributeName::RedrivePolicy, policy_for("picky-dlq"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&error), "InvalidParameterValue");
 }

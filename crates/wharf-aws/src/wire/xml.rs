@@ -34,24 +34,23 @@ pub fn escape_into(out: &mut String, text: &str) {
     }
 }
 
-/// Renders `<{action}Response xmlns=…><{action}Result>…</…Result><ResponseMetadata>…`. An empty
-/// or absent result omits the Result element, as AWS does for operations with no output.
+/// Renders `<{action}Response xmlns=…><{action}Result>…</…Result><ResponseMetadata>…`. `None`
+/// omits the Result element, as AWS does for operations that have no output shape; an empty
+/// output of an operation that has one is an empty Result element.
 pub fn render_response(
     action: &str,
     namespace: &str,
-    result: &Value,
+    result: Option<&Value>,
     request_id: &str,
     shape_of: &dyn Fn(&str) -> XmlShape,
 ) -> String {
     let mut out = String::with_capacity(256);
     out.push_str("<?xml version=\"1.0\"?>");
     out.push_str(&format!("<{action}Response xmlns=\"{namespace}\">"));
-    if let Value::Object(members) = result {
-        if !members.is_empty() {
-            out.push_str(&format!("<{action}Result>"));
-            render_members(&mut out, result, shape_of);
-            out.push_str(&format!("</{action}Result>"));
-        }
+    if let Some(result) = result {
+        out.push_str(&format!("<{action}Result>"));
+        render_members(&mut out, result, shape_of);
+        out.push_str(&format!("</{action}Result>"));
     }
     out.push_str("<ResponseMetadata><RequestId>");
     escape_into(&mut out, request_id);
@@ -158,8 +157,13 @@ mod tests {
             "Attributes" => XmlShape::FlatMap { entry: "Attribute", key: "Name", value: "Value" },
             _ => XmlShape::Plain,
         };
-        let xml =
-            render_response("ReceiveMessage", "http://queue.amazonaws.com/doc/2012-11-05/", &result, "r1", &shape_of);
+        let xml = render_response(
+            "ReceiveMessage",
+            "http://queue.amazonaws.com/doc/2012-11-05/",
+            Some(&result),
+            "r1",
+            &shape_of,
+        );
         assert_eq!(
             xml,
             "<?xml version=\"1.0\"?><ReceiveMessageResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">\
@@ -170,8 +174,10 @@ mod tests {
     }
 
     #[test]
-    fn empty_result_has_no_result_element() {
-        let xml = render_response("DeleteQueue", "ns", &json!({}), "r", &|_| XmlShape::Plain);
+    fn result_element_only_for_operations_with_output() {
+        let xml = render_response("DeleteQueue", "ns", None, "r", &|_| XmlShape::Plain);
         assert!(!xml.contains("DeleteQueueResult"));
+        let xml = render_response("ListQueues", "ns", Some(&json!({})), "r", &|_| XmlShape::Plain);
+        assert!(xml.contains("<ListQueuesResult></ListQueuesResult>"));
     }
 }

@@ -8,7 +8,7 @@ use crate::Context;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use wharf_domain::{DomainError, QueueSettings};
+use wharf_domain::{DomainError, QueueName, QueueSettings};
 
 pub const QUEUE_NAME_CHARS_MAX: usize = 80;
 
@@ -68,6 +68,8 @@ pub async fn run(context: &Context<'_>, input: Input) -> Result<Value, SqsError>
     }
     let mut settings = QueueSettings::default();
     queue_attributes::apply(&mut settings, &input.attributes, true, account)?;
+    let source = QueueName { account: account.to_string(), name: name.to_string() };
+    queue_attributes::check_redrive_allowed(context.engine(), &context.request.region, &source, &settings)?;
     match context.engine().create_queue(account, name, settings, input.tags).await {
         Ok(queue) => Ok(json!({ "QueueUrl": context.queue_url(&queue) })),
         Err(DomainError::QueueAlreadyExists) => match context.engine().queue(account, name) {
