@@ -38,7 +38,7 @@ impl Authenticator {
                 .flatten()
                 .map(|scope| scope.access_key_id)
                 .unwrap_or_else(|| ANONYMOUS_ACCESS_KEY.to_string());
-            return Ok(Caller { account_id: self.default_account.clone(), access_key_id });
+            return Ok(Caller { account_id: self.default_account.clone(), access_key_id, authenticated: false });
         }
         let lookup = |access_key_id: &str| {
             self.users.get(access_key_id).map(|user| Credentials {
@@ -47,7 +47,11 @@ impl Authenticator {
             })
         };
         match sigv4::verify(request, lookup, now_unix_seconds) {
-            Ok(verified) => Ok(Caller { account_id: verified.account_id, access_key_id: verified.access_key_id }),
+            Ok(verified) => Ok(Caller {
+                account_id: verified.account_id,
+                access_key_id: verified.access_key_id,
+                authenticated: true,
+            }),
             Err(error) => Err(EdgeError { code: error.code(), status: error.http_status(), message: error.message() }),
         }
     }

@@ -19,6 +19,9 @@ pub enum Protocol {
 pub struct Caller {
     pub account_id: String,
     pub access_key_id: String,
+    /// Whether a configured user's signature was verified; false in open (no users) mode, where
+    /// every caller may use every account's resources.
+    pub authenticated: bool,
 }
 
 /// A request routed to one service and operation.

@@ -56,7 +56,7 @@ pub struct Delivery {
 
 impl Delivery {
     pub fn lease(&self) -> LeaseRef {
-        LeaseRef { seq: self.meta.seq, receive_count: self.meta.receive_count }
+        LeaseRef { seq: self.meta.seq, message_id: self.meta.message_id, receive_count: self.meta.receive_count }
     }
 }
 
@@ -536,7 +536,7 @@ impl Engine {
             }
             let batch: Vec<Mutation> = leases
                 .iter()
-                .filter_map(|lease| state.remove(lease.seq))
+                .filter_map(|lease| state.remove_leased(*lease))
                 .map(|meta| Mutation::DeleteMessage { queue: queue.id, seq: meta.seq })
                 .collect();
             if batch.is_empty() {

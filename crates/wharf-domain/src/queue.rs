@@ -61,11 +61,13 @@ fn cache_cost(content: &MessageContent) -> u64 {
     OVERHEAD_BYTES + (content.body.len() + attributes + content.sender_id.len()) as u64
 }
 
-/// A lease is current only while the message's receive count still equals the count it was
-/// granted at: a later receive supersedes it.
+/// Names one receive of one message. The message id guards against a sequence number that was
+/// used again after a restart; a lease is current only while the message's receive count still
+/// equals the count it was granted at, so a later receive supersedes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaseRef {
     pub seq: u64,
+    pub message_id: [u8; 16],
     pub receive_count: u32,
 }
 
@@ -281,6 +283,14 @@ impl QueueState {
     }
 
     /// Removes a message wherever it is. Returns its metadata if it was there.
+    /// Removes the message a lease names, if it is still the same message.
+    pub fn remove_leased(&mut self, lease: LeaseRef) -> Option<MessageMeta> {
+        match self.entries.get(&lease.seq) {
+            Some(entry) if entry.meta.message_id == lease.message_id => self.remove(lease.seq),
+            _ => None,
+        }
+    }
+
     pub fn remove(&mut self, seq: u64) -> Option<MessageMeta> {
         let entry = self.entries.remove(&seq)?;
         self.uncache(seq);
@@ -313,7 +323,11 @@ impl QueueState {
         visibility_ms: u64,
         max_total_ms: u64,
     ) -> Result<bool, VisibilityChangeError> {
-        let entry = self.entries.get_mut(&lease.seq).ok_or(VisibilityChangeError::NotCurrent)?;
+        let entry = self
+            .entries
+            .get_mut(&lease.seq)
+            .filter(|entry| entry.meta.message_id == lease.message_id)
+            .ok_or(VisibilityChangeError::NotCurrent)?;
         let EntryState::Leased { deadline_ms, leased_at_ms } = entry.state else {
             return Err(VisibilityChangeError::NotInFlight);
         };
@@ -471,11 +485,14 @@ mod tests {
         queue.insert(meta(1, 0, 0), 0);
         queue.insert(meta(2, 0, 0), 0);
         let claim = queue.claim(0, 1, 10_000, None);
-        let lease = LeaseRef { seq: claim.leased[0].seq, receive_count: 1 };
-        let visible = LeaseRef { seq: 2, receive_count: 0 };
+        let lease = LeaseRef { seq: claim.leased[0].seq, message_id: [0; 16], receive_count: 1 };
+        let visible = LeaseRef { seq: 2, message_id: [0; 16], receive_count: 0 };
         assert_eq!(queue.change_visibility(0, visible, 5, 43_200_000), Err(VisibilityChangeError::NotInFlight));
-        let stale = LeaseRef { seq: 1, receive_count: 7 };
+        let stale = LeaseRef { seq: 1, message_id: [0; 16], receive_count: 7 };
         assert_eq!(queue.change_visibility(0, stale, 5, 43_200_000), Err(VisibilityChangeError::NotCurrent));
+        let other_message = LeaseRef { message_id: [9; 16], ..lease };
+        assert_eq!(queue.change_visibility(0, other_message, 5, 43_200_000), Err(VisibilityChangeError::NotCurrent));
+        assert_eq!(queue.remove_leased(other_message), None);
         assert_eq!(queue.change_visibility(1000, lease, 43_200_000, 43_200_000), Err(VisibilityChangeError::TooLong));
         assert_eq!(queue.change_visibility(1000, lease, 60_000, 43_200_000), Ok(false));
         assert_eq!(queue.next_wakeup_ms(), Some(61_000));

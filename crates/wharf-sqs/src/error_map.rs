@@ -22,6 +22,7 @@ pub enum ErrorKind {
     BatchRequestTooLong,
     UnsupportedOperation,
     QueueDeletedRecently,
+    AccessDenied,
     OverLimit,
     ResourceNotFound,
     InvalidAction,
@@ -91,6 +92,7 @@ impl ErrorKind {
             QueueDeletedRecently => {
                 sqs("com.amazonaws.sqs#QueueDeletedRecently", "AWS.SimpleQueueService.QueueDeletedRecently", 400)
             }
+            AccessDenied => sqs("com.amazonaws.sqs#AccessDeniedException", "AccessDenied", 403),
             OverLimit => sqs("com.amazonaws.sqs#OverLimit", "OverLimit", 403),
             ResourceNotFound => sqs("com.amazonaws.sqs#ResourceNotFoundException", "ResourceNotFoundException", 404),
             InvalidAction => sqs("com.amazon.coral.service#UnknownOperationException", "InvalidAction", 400),
@@ -300,6 +302,7 @@ mod tests {
                 Some("AWS.SimpleQueueService.QueueDeletedRecently"),
                 400,
             ),
+            (ErrorKind::AccessDenied, "com.amazonaws.sqs#AccessDeniedException", Some("AccessDenied"), 403),
             (ErrorKind::OverLimit, "com.amazonaws.sqs#OverLimit", Some("OverLimit"), 403),
             (
                 ErrorKind::ResourceNotFound,

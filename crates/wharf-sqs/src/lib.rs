@@ -64,7 +64,21 @@ impl Context<'_> {
         };
         let (account, name) = queue_url::parse(url).ok_or_else(SqsError::queue_does_not_exist)?;
         let account = account.unwrap_or(self.account());
+        self.check_account(account, url)?;
         self.engine().queue(account, name).ok_or_else(SqsError::queue_does_not_exist)
+    }
+
+    /// Queue policies are not evaluated, so a verified caller may use only its own account's
+    /// queues; without configured users every caller may use every account's.
+    pub fn check_account(&self, account: &str, resource: &str) -> Result<(), SqsError> {
+        let caller = &self.request.caller;
+        if caller.authenticated && caller.account_id != account {
+            return Err(SqsError::new(
+                ErrorKind::AccessDenied,
+                format!("Access to the resource {resource} is denied."),
+            ));
+        }
+        Ok(())
     }
 
     pub fn queue_url(&self, queue: &Queue) -> String {

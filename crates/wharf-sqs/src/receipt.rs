@@ -9,28 +9,35 @@ const PURPOSE: &str = "sqs-receipt-handle";
 /// Longer input is rejected before decoding.
 pub const RECEIPT_HANDLE_CHARS_MAX: usize = 1024;
 
+/// Payload: queue id (8 bytes), sequence (8), message id (16), receive count (4), big-endian.
+const PAYLOAD_BYTES: usize = 36;
+
 pub fn seal(key: &TokenKey, queue_id: u64, lease: LeaseRef) -> String {
-    let mut payload = [0u8; 20];
+    let mut payload = [0u8; PAYLOAD_BYTES];
     payload[..8].copy_from_slice(&queue_id.to_be_bytes());
     payload[8..16].copy_from_slice(&lease.seq.to_be_bytes());
-    payload[16..].copy_from_slice(&lease.receive_count.to_be_bytes());
+    payload[16..32].copy_from_slice(&lease.message_id);
+    payload[32..].copy_from_slice(&lease.receive_count.to_be_bytes());
     token::seal(key, PURPOSE, &payload)
 }
 
 /// Opens a handle issued for `queue_id`.
 pub fn open(key: &TokenKey, queue_id: u64, handle: &str) -> Result<LeaseRef, SqsError> {
-    let payload = token::open(key, PURPOSE, handle, RECEIPT_HANDLE_CHARS_MAX)
-        .map_err(|_| SqsError::invalid_receipt_handle(handle))?;
-    let field =
-        |range: std::ops::Range<usize>| payload.get(range).ok_or_else(|| SqsError::invalid_receipt_handle(handle));
-    let owner = u64::from_be_bytes(field(0..8)?.try_into().map_err(|_| SqsError::invalid_receipt_handle(handle))?);
-    let seq = u64::from_be_bytes(field(8..16)?.try_into().map_err(|_| SqsError::invalid_receipt_handle(handle))?);
-    let receive_count =
-        u32::from_be_bytes(field(16..20)?.try_into().map_err(|_| SqsError::invalid_receipt_handle(handle))?);
-    if owner != queue_id || payload.len() != 20 {
-        return Err(SqsError::invalid_receipt_handle(handle));
+    let invalid = || SqsError::invalid_receipt_handle(handle);
+    let payload = token::open(key, PURPOSE, handle, RECEIPT_HANDLE_CHARS_MAX).map_err(|_| invalid())?;
+    let payload: [u8; PAYLOAD_BYTES] = payload.try_into().map_err(|_| invalid())?;
+    let (owner, rest) = payload.split_at(8);
+    let (seq, rest) = rest.split_at(8);
+    let (message_id, receive_count) = rest.split_at(16);
+    let owner = u64::from_be_bytes(owner.try_into().map_err(|_| invalid())?);
+    if owner != queue_id {
+        return Err(invalid());
     }
-    Ok(LeaseRef { seq, receive_count })
+    Ok(LeaseRef {
+        seq: u64::from_be_bytes(seq.try_into().map_err(|_| invalid())?),
+        message_id: message_id.try_into().map_err(|_| invalid())?,
+        receive_count: u32::from_be_bytes(receive_count.try_into().map_err(|_| invalid())?),
+    })
 }
 
 #[cfg(test)]
@@ -40,7 +47,7 @@ mod tests {
     #[test]
     fn round_trip_and_rejections() {
         let key = TokenKey::from_bytes([7; 32]);
-        let lease = LeaseRef { seq: 42, receive_count: 3 };
+        let lease = LeaseRef { seq: 42, message_id: [5; 16], receive_count: 3 };
         let handle = seal(&key, 9, lease);
         assert_eq!(open(&key, 9, &handle).unwrap(), lease);
         assert!(open(&key, 10, &handle).is_err());

@@ -30,7 +30,11 @@ pub struct Server {
     pub engine: Arc<Engine>,
     shutdown: tokio::sync::watch::Sender<bool>,
     serving: tokio::task::JoinHandle<()>,
+    sweeping: tokio::task::JoinHandle<()>,
 }
+
+/// How long shutdown waits for connection tasks to let go of the engine after the drain.
+const RELEASE_WAIT: Duration = Duration::from_secs(2);
 
 impl Server {
     /// Binds the listener, opens storage, provisions configured queues; nothing is served if any
@@ -85,7 +89,7 @@ impl Server {
         let (shutdown, mut shutdown_requested) = tokio::sync::watch::channel(false);
         let sweeper_engine = engine.clone();
         let mut sweeper_shutdown = shutdown.subscribe();
-        tokio::spawn(async move {
+        let sweeping = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
             loop {
                 tokio::select! {
@@ -97,7 +101,7 @@ impl Server {
         let serving = tokio::spawn(edge.serve(listener, async move {
             let _ = shutdown_requested.wait_for(|stop| *stop).await;
         }));
-        Ok(Server { local_addr, engine, shutdown, serving })
+        Ok(Server { local_addr, engine, shutdown, serving, sweeping })
     }
 
     /// Stops accepting, lets in-flight requests finish (long polls return empty at once), then
@@ -106,8 +110,21 @@ impl Server {
         self.engine.begin_shutdown();
         self.shutdown.send_replace(true);
         self.serving.await.context("server task failed")?;
+        self.sweeping.await.context("sweeper task failed")?;
         self.engine.persist_leases().await.context("cannot persist receive counts")?;
         self.engine.close().context("cannot flush storage")?;
+        // Connection tasks drop their handles just after the drain; once the last one is gone the
+        // store closes and the data directory is free for the next server.
+        let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
+        let mut engine = self.engine;
+        while tokio::time::Instant::now() < deadline {
+            match Arc::try_unwrap(engine) {
+                Ok(_) => return Ok(()),
+                Err(shared) => engine = shared,
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tracing::warn!("storage is still referenced after shutdown; it closes when the last user ends");
         Ok(())
     }
 }

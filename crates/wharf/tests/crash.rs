@@ -46,7 +46,7 @@ async fn send_until_killed(
                     format!("{label}-t{task}-r{round}-i{index}-{}", "x".repeat((round * 37 + index * 101) % 3000))
                 };
                 let mut replies = Vec::new();
-                if round % 2 == 0 {
+                if round.is_multiple_of(2) {
                     let body = body_of(0);
                     match client.send_message().queue_url(&url).message_body(&body).send().await {
                         Ok(sent) => {
@@ -286,7 +286,7 @@ async fn two_crashes_in_a_row() {
             let id = message.message_id().unwrap().to_string();
             let body = message.body().unwrap().to_string();
             received.push((id.clone(), body.clone(), message.md5_of_body().unwrap().to_string(), 1));
-            if received.len() % 2 == 0 {
+            if received.len().is_multiple_of(2) {
                 client
                     .delete_message()
                     .queue_url(&url)
