@@ -72,14 +72,18 @@ impl TestServer {
     }
 }
 
-pub fn client(endpoint: &str, access_key: &str, secret: &str) -> aws_sdk_sqs::Client {
-    let config = aws_sdk_sqs::Config::builder()
+/// SDK configuration for a Wharf at `endpoint`, over plain HTTP.
+pub fn sdk_config(endpoint: &str, access_key: &str, secret: &str) -> aws_sdk_sqs::config::Builder {
+    aws_sdk_sqs::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(access_key, secret, None, None, "test"))
         .endpoint_url(endpoint)
-        .build();
-    aws_sdk_sqs::Client::from_conf(config)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+}
+
+pub fn client(endpoint: &str, access_key: &str, secret: &str) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(sdk_config(endpoint, access_key, secret).build())
 }
 
 /// The AWS error code of a failed SDK call.
@@ -263,14 +267,8 @@ pub fn assert_startup_failure(output: &Output) -> String {
 
 /// An SDK client that does not retry, so a dead server fails calls at once.
 pub fn client_without_retries(endpoint: &str) -> aws_sdk_sqs::Client {
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url(endpoint)
-        .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_sqs::Client::from_conf(config)
+    let config = sdk_config(endpoint, "test", "test").retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled());
+    aws_sdk_sqs::Client::from_conf(config.build())
 }
 
 /// A raw HTTP reply.
