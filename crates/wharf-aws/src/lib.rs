@@ -1,7 +1,7 @@
 //! AWS plumbing shared by every AWS front-end.
 //!
 //! It owns what all AWS services have in common: the wire codecs ([`wire`], pure: no tokio, no
-//! I/O, never panics on input), SigV4 verification ([`sigv4`]), opaque tamper-evident tokens
+//! I/O, never panics on input), SigV4 verification and signing ([`sigv4`]), opaque tamper-evident tokens
 //! ([`token`]), ARNs ([`arn`]), authentication ([`auth`]) and the HTTP edge ([`edge`]) that
 //! routes requests to the services implementing [`service::AwsService`].
 //!

@@ -1,19 +1,21 @@
-//! AWS Signature Version 4 verification, server side: the `Authorization` header form and the
-//! presigned query-string form of `AWS4-HMAC-SHA256`.
+//! AWS Signature Version 4: server-side verification of the `Authorization` header form and the
+//! presigned query-string form of `AWS4-HMAC-SHA256`, and a client-side signer for the header
+//! form (used by `wharf-bench`).
 //!
 //! What it owns: parsing the signature parameters, rebuilding the canonical request the way AWS
 //! does, deriving the signing key, comparing signatures in constant time, the ±15 minute clock
 //! window and presigned-URL expiry, and the AWS error code, HTTP status and message for each way
-//! a request can fail.
+//! a request can fail. [`sign`] builds its canonical request, string to sign, signing key and
+//! `x-amz-date` with the very helpers [`verify`] uses, so SigV4 is written once.
 //!
-//! What it must not do: no I/O, no async, no clock (the caller passes `now`), no global state,
+//! What it must not do: no I/O, no async, no clock (the caller passes the time), no global state,
 //! no panics on any input (no `unwrap`, `expect` or fallible indexing on request data), and only
 //! bounded work: every loop is over input the HTTP edge has already size-limited, the
 //! `Authorization` header and the signed-header list have their own caps, and at most six
 //! candidate canonical requests are hashed (see [`verify`]).
 //!
-//! Layout: public types and [`auth_info`] / [`credential_scope`] / [`verify`] first, then the
-//! error type, then private parsing, canonicalisation, time and crypto helpers.
+//! Layout: public types and [`auth_info`] / [`credential_scope`] / [`verify`] / [`sign`] first,
+//! then the error type, then private parsing, canonicalisation, time and crypto helpers.
 //!
 //! # AWS behaviour this follows (and where it was found)
 //!
@@ -101,6 +103,35 @@ pub struct RequestToVerify<'a> {
     pub headers: &'a [(&'a str, &'a str)],
     /// The complete request body.
     pub body: &'a [u8],
+}
+
+/// Who signs, for which credential scope and when: what [`sign`] needs besides the request.
+#[derive(Clone, Copy)]
+pub struct SigningParams<'a> {
+    pub access_key_id: &'a str,
+    pub secret_access_key: &'a str,
+    /// The token of temporary credentials, sent and signed as `x-amz-security-token`.
+    pub session_token: Option<&'a str>,
+    pub region: &'a str,
+    pub service: &'a str,
+    /// The signing time, which becomes `x-amz-date`; instants outside years 0000..=9999 are
+    /// clamped, as everywhere in this module.
+    pub unix_seconds: i64,
+}
+
+impl fmt::Debug for SigningParams<'_> {
+    // The secret must never reach a log line through `{:?}`.
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("SigningParams")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("session_token", &self.session_token.map(|_| "<redacted>"))
+            .field("region", &self.region)
+            .field("service", &self.service)
+            .field("unix_seconds", &self.unix_seconds)
+            .finish()
+    }
 }
 
 /// What the server knows about one access key.
@@ -258,12 +289,9 @@ pub fn verify(
     };
 
     let payload_hashes = payload_hash_candidates(req, is_presigned)?;
-    let canonical_query = canonical_query(req.query, is_presigned);
-    let canonical_headers = canonical_headers(signed_headers, req.headers);
-    // Everything after the URI line is shared by all candidates: hash it in pieces instead of
-    // building each canonical request.
-    let middle = format!("{canonical_query}\n{canonical_headers}\n{signed_headers}\n");
-    let credential_scope_text = format!("{}/{}/{}/{AWS4_REQUEST}", scope.date, scope.region, scope.service);
+    // Everything after the URI line is shared by all candidates: build it once.
+    let middle = canonical_request_middle(req.query, is_presigned, signed_headers, req.headers);
+    let credential_scope_text = credential_scope_text(&scope.date, &scope.region, &scope.service);
     let signing_key = derive_signing_key(&credentials.secret_access_key, &scope.date, &scope.region, &scope.service);
     let Some(provided_signature) = decode_signature(signature) else {
         return Err(SigV4Error::SignatureDoesNotMatch);
@@ -271,16 +299,8 @@ pub fn verify(
 
     for path in canonical_uri_candidates(req.path) {
         for payload_hash in &payload_hashes {
-            let mut hasher = Sha256::new();
-            hasher.update(req.method.as_bytes());
-            hasher.update(b"\n");
-            hasher.update(path.as_bytes());
-            hasher.update(b"\n");
-            hasher.update(middle.as_bytes());
-            hasher.update(payload_hash.as_bytes());
-            let canonical_request_hash = hex::encode(hasher.finalize());
-            let string_to_sign =
-                format!("{ALGORITHM}\n{timestamp_text}\n{credential_scope_text}\n{canonical_request_hash}");
+            let canonical = CanonicalRequest { method: req.method, uri: &path, middle: &middle, payload_hash };
+            let string_to_sign = string_to_sign(&canonical, &timestamp_text, &credential_scope_text);
             let mut mac = hmac_sha256(&signing_key);
             mac.update(string_to_sign.as_bytes());
             // `verify_slice` compares in constant time.
@@ -295,6 +315,74 @@ pub fn verify(
         }
     }
     Err(SigV4Error::SignatureDoesNotMatch)
+}
+
+/// The headers [`sign`] returns, in that order. A request header with one of these names is
+/// left out of the signature, because the caller sends [`sign`]'s instead.
+const SIGNER_HEADER_NAMES: [&str; 3] = ["x-amz-date", "x-amz-security-token", "authorization"];
+
+/// Signs a request in the `Authorization` header form, with the same canonicalisation
+/// [`verify`] uses, and returns the headers to add to it: `x-amz-date`, then
+/// `x-amz-security-token` when `params` has a session token, then `authorization`. Names are
+/// lower case.
+///
+/// `request.headers` are the headers that will be sent, and every one of them is signed, so
+/// they must include `host` (HTTP/1.1) and should leave out any a proxy may rewrite. Headers
+/// named like the returned ones are ignored: send the returned ones instead of them. When
+/// `x-amz-content-sha256` is among the headers its value is signed as the payload hash (as
+/// [`verify`] reads it); otherwise the body's SHA-256 is, and the header is not sent, as the
+/// AWS SDKs do for every service but S3. The canonical URI is the form the AWS SDKs sign: dot
+/// segments removed, then the path as sent encoded once more.
+///
+/// Pure and total: any input gives a header list (input [`verify`] would refuse, such as no
+/// `host` header or a region that is not name-like, gives a signature it refuses too).
+pub fn sign(request: &RequestToVerify<'_>, params: &SigningParams<'_>) -> Vec<(&'static str, String)> {
+    let timestamp_text = format_amz_date(params.unix_seconds);
+    let date = timestamp_text.get(..8).unwrap_or_default();
+
+    let mut headers: Vec<(&str, &str)> = request
+        .headers
+        .iter()
+        .copied()
+        .filter(|(name, _)| !SIGNER_HEADER_NAMES.iter().any(|own| name.eq_ignore_ascii_case(own)))
+        .collect();
+    headers.push(("x-amz-date", &timestamp_text));
+    if let Some(token) = params.session_token {
+        headers.push(("x-amz-security-token", token));
+    }
+    let mut names: Vec<String> = headers.iter().map(|(name, _)| name.to_ascii_lowercase()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let signed_headers = names.join(";");
+
+    let body_hash;
+    let payload_hash = match declared_payload_hash(request.headers) {
+        Some(declared) => declared,
+        None => {
+            body_hash = hex::encode(Sha256::digest(request.body));
+            body_hash.as_str()
+        }
+    };
+    let middle = canonical_request_middle(request.query, false, &signed_headers, &headers);
+    let uri = canonical_uri(request.path);
+    let canonical = CanonicalRequest { method: request.method, uri: &uri, middle: &middle, payload_hash };
+    let credential_scope_text = credential_scope_text(date, params.region, params.service);
+    let string_to_sign = string_to_sign(&canonical, &timestamp_text, &credential_scope_text);
+    let signing_key = derive_signing_key(params.secret_access_key, date, params.region, params.service);
+    let signature = hex::encode(hmac_once(&signing_key, string_to_sign.as_bytes()));
+    let authorization = format!(
+        "{ALGORITHM} Credential={}/{credential_scope_text}, SignedHeaders={signed_headers}, \
+         Signature={signature}",
+        params.access_key_id
+    );
+
+    let mut added = Vec::with_capacity(SIGNER_HEADER_NAMES.len());
+    added.push(("x-amz-date", timestamp_text));
+    if let Some(token) = params.session_token {
+        added.push(("x-amz-security-token", token.to_owned()));
+    }
+    added.push(("authorization", authorization));
+    added
 }
 
 /// Why a request failed SigV4 verification. [`SigV4Error::code`], [`SigV4Error::http_status`]
@@ -678,15 +766,60 @@ fn check_time_window(timestamp: i64, expires_seconds: Option<i64>, now: i64) -> 
 // ---------------------------------------------------------------------------------------------
 // Canonical request pieces.
 
+/// One canonical request, in the pieces [`verify`] varies independently.
+struct CanonicalRequest<'a> {
+    method: &'a str,
+    /// One of [`canonical_uri_candidates`].
+    uri: &'a str,
+    /// From [`canonical_request_middle`].
+    middle: &'a str,
+    payload_hash: &'a str,
+}
+
+/// The canonical query, canonical headers and signed-header lines, each followed by `\n`: the
+/// part of the canonical request between the URI and the payload hash.
+fn canonical_request_middle(
+    raw_query: &str,
+    is_presigned: bool,
+    signed_headers: &str,
+    headers: &[(&str, &str)],
+) -> String {
+    let canonical_query = canonical_query(raw_query, is_presigned);
+    let canonical_headers = canonical_headers(signed_headers, headers);
+    format!("{canonical_query}\n{canonical_headers}\n{signed_headers}\n")
+}
+
+/// `date/region/service/aws4_request`.
+fn credential_scope_text(date: &str, region: &str, service: &str) -> String {
+    format!("{date}/{region}/{service}/{AWS4_REQUEST}")
+}
+
+/// `AWS4-HMAC-SHA256\n<timestamp>\n<scope>\n<hex SHA-256 of the canonical request>`. The
+/// canonical request is hashed in pieces rather than built, since [`verify`] hashes several.
+fn string_to_sign(canonical: &CanonicalRequest<'_>, timestamp_text: &str, credential_scope_text: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(canonical.method.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical.uri.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical.middle.as_bytes());
+    hasher.update(canonical.payload_hash.as_bytes());
+    let canonical_request_hash = hex::encode(hasher.finalize());
+    format!("{ALGORITHM}\n{timestamp_text}\n{credential_scope_text}\n{canonical_request_hash}")
+}
+
+/// The form every AWS SDK for a non-S3 service signs: dot segments removed, then the path as
+/// it appears in the URL encoded once more (botocore, the SDKs for Rust, Java v2 and JS v3).
+fn canonical_uri(raw_path: &str) -> String {
+    let raw = if raw_path.is_empty() { "/" } else { raw_path };
+    percent_encode(remove_dot_segments(raw).as_bytes(), PATH_ENCODE_SET).to_string()
+}
+
 /// The candidate canonical URIs, most common first, without duplicates.
 fn canonical_uri_candidates(raw_path: &str) -> Vec<String> {
     let raw = if raw_path.is_empty() { "/" } else { raw_path };
     let mut candidates: Vec<String> = Vec::with_capacity(3);
-    for candidate in [
-        percent_encode(remove_dot_segments(raw).as_bytes(), PATH_ENCODE_SET).to_string(),
-        percent_encode(raw.as_bytes(), PATH_ENCODE_SET).to_string(),
-        raw.to_owned(),
-    ] {
+    for candidate in [canonical_uri(raw), percent_encode(raw.as_bytes(), PATH_ENCODE_SET).to_string(), raw.to_owned()] {
         if !candidates.contains(&candidate) {
             candidates.push(candidate);
         }
@@ -792,12 +925,7 @@ fn payload_hash_candidates(req: &RequestToVerify, is_presigned: bool) -> Result<
     } else {
         None
     };
-    let declared = from_query.or_else(|| {
-        req.headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("x-amz-content-sha256"))
-            .map(|(_, value)| Cow::Borrowed(value.trim()))
-    });
+    let declared = from_query.or_else(|| declared_payload_hash(req.headers).map(Cow::Borrowed));
     let body_hash = || hex::encode(Sha256::digest(req.body));
     match declared {
         None => Ok(vec![body_hash(), UNSIGNED_PAYLOAD.to_owned()]),
@@ -814,6 +942,11 @@ fn payload_hash_candidates(req: &RequestToVerify, is_presigned: bool) -> Result<
             "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a valid sha256 value.".to_owned(),
         )),
     }
+}
+
+/// The `x-amz-content-sha256` header, trimmed; the first one if repeated.
+fn declared_payload_hash<'a>(headers: &[(&str, &'a str)]) -> Option<&'a str> {
+    headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("x-amz-content-sha256")).map(|(_, value)| value.trim())
 }
 
 /// Query text reads `+` as a space, as form decoding does.

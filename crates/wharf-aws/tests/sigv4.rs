@@ -1,13 +1,15 @@
 //! SigV4 verification against published AWS vectors, requests signed by botocore (a real
-//! client), requests signed here by a small independent signer, and malformed or hostile input.
+//! client), requests signed here by a small independent signer, and malformed or hostile input;
+//! and the public signer [`sigv4::sign`] against the same vectors, the independent signer and
+//! [`verify`] itself.
 
 use hmac::{Hmac, Mac};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 use wharf_aws::sigv4::{
-    auth_info, credential_scope, verify, AuthInfo, CredentialScope, Credentials, RequestToVerify, SigV4Error,
-    VerifiedCaller,
+    self, auth_info, credential_scope, verify, AuthInfo, CredentialScope, Credentials, RequestToVerify, SigV4Error,
+    SigningParams, VerifiedCaller,
 };
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -1148,5 +1150,296 @@ fn authorization_separators_may_be_commas_or_spaces() {
         let headers = json_headers(&respelled, &[]);
         let req = request("POST", "/", "", &headers, JSON_BODY);
         assert!(verify(&req, lookup, BOTOCORE_NOW).is_ok(), "{respelled}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The public signer: pinned to the AWS example and to the independent signer above, and checked
+// against `verify` (sign, then verify accepts; change anything, then it refuses).
+
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+fn signing_params<'a>(region: &'a str, service: &'a str, unix_seconds: i64) -> SigningParams<'a> {
+    SigningParams {
+        access_key_id: "AKIDEXAMPLE",
+        secret_access_key: SECRET,
+        session_token: None,
+        region,
+        service,
+        unix_seconds,
+    }
+}
+
+/// The request as it goes on the wire: the caller's headers followed by the signer's.
+fn with_signature<'a>(headers: &[(&'a str, &'a str)], added: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = headers.to_vec();
+    all.extend(added.iter().map(|(name, value)| (*name, value.as_str())));
+    all
+}
+
+fn added_header<'a>(added: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
+    added.iter().find(|(added_name, _)| *added_name == name).map(|(_, value)| value.as_str())
+}
+
+#[test]
+fn signer_reproduces_the_iam_documented_example() {
+    // GET https://iam.amazonaws.com/?Action=ListUsers&Version=2010-05-08, parameters unsorted
+    // as a caller may write them.
+    let headers = [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"), ("Host", "iam.amazonaws.com")];
+    let req = request("GET", "/", "Version=2010-05-08&Action=ListUsers", &headers, b"");
+    let added = sigv4::sign(&req, &signing_params("us-east-1", "iam", SUITE_NOW));
+    assert_eq!(
+        added,
+        vec![
+            ("x-amz-date", "20150830T123600Z".to_owned()),
+            (
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, \
+                 SignedHeaders=content-type;host;x-amz-date, \
+                 Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+                    .to_owned()
+            ),
+        ]
+    );
+    let sent = with_signature(&headers, &added);
+    let req = request("GET", "/", "Version=2010-05-08&Action=ListUsers", &sent, b"");
+    assert_eq!(verify(&req, lookup, SUITE_NOW), Ok(caller("AKIDEXAMPLE", "us-east-1", "iam")));
+}
+
+#[test]
+fn signer_matches_the_independent_signer_on_a_json_post() {
+    let headers = [
+        ("Host", "localhost:4566"),
+        ("Content-Type", "application/x-amz-json-1.0"),
+        ("X-Amz-Target", "AmazonSQS.SendMessage"),
+    ];
+    let req = request("POST", "/", "", &headers, JSON_BODY);
+    let added = sigv4::sign(&req, &signing_params("eu-west-1", "sqs", BOTOCORE_NOW));
+    assert_eq!(added_header(&added, "x-amz-date"), Some(JSON_DATE));
+    assert_eq!(added_header(&added, "authorization"), Some(json_auth(SECRET, None).as_str()));
+}
+
+#[test]
+fn signer_trims_collapses_and_joins_repeated_headers() {
+    let headers = [("X-Custom", "  a   b\t "), ("host", "example.com"), ("x-custom", "c")];
+    let req = request("POST", "", "", &headers, b"");
+    let added = sigv4::sign(&req, &signing_params("us-east-1", "sqs", BOTOCORE_NOW));
+    let canonical = format!(
+        "POST\n/\n\nhost:example.com\nx-amz-date:{JSON_DATE}\nx-custom:a b,c\n\n\
+         host;x-amz-date;x-custom\n{EMPTY_SHA256}"
+    );
+    let signature = sign(SECRET, JSON_DATE, "us-east-1", "sqs", &canonical);
+    let expected = authorization("AKIDEXAMPLE", BOTOCORE_SCOPE, "host;x-amz-date;x-custom", &signature);
+    assert_eq!(added_header(&added, "authorization"), Some(expected.as_str()));
+
+    let sent = with_signature(&headers, &added);
+    assert!(verify(&request("POST", "", "", &sent, b""), lookup, BOTOCORE_NOW).is_ok());
+}
+
+#[test]
+fn signer_encodes_path_and_query_canonically() {
+    // The path is normalised and encoded once more, as the AWS SDKs sign it; the query is
+    // decoded (`+` is a space), encoded the RFC 3986 way and sorted.
+    let path = "/000000000000/./my%20queue~";
+    let query = "b=2&a=x+y&a=1&flag&c=%7e%2b";
+    let headers = [("Host", "localhost:4566")];
+    let added =
+        sigv4::sign(&request("GET", path, query, &headers, b""), &signing_params("us-east-1", "sqs", BOTOCORE_NOW));
+    let canonical = format!(
+        "GET\n/000000000000/my%2520queue~\na=1&a=x%20y&b=2&c=~%2B&flag=\nhost:localhost:4566\n\
+         x-amz-date:{JSON_DATE}\n\nhost;x-amz-date\n{EMPTY_SHA256}"
+    );
+    let signature = sign(SECRET, JSON_DATE, "us-east-1", "sqs", &canonical);
+    let expected = authorization("AKIDEXAMPLE", BOTOCORE_SCOPE, "host;x-amz-date", &signature);
+    assert_eq!(added_header(&added, "authorization"), Some(expected.as_str()));
+
+    let sent = with_signature(&headers, &added);
+    assert!(verify(&request("GET", path, query, &sent, b""), lookup, BOTOCORE_NOW).is_ok());
+}
+
+#[test]
+fn signer_formats_the_date_in_utc_and_clamps_it() {
+    for (unix_seconds, expected) in [
+        (0, "19700101T000000Z"),
+        (SUITE_NOW, "20150830T123600Z"),
+        // A leap day.
+        (1_709_251_199, "20240229T235959Z"),
+        (i64::MAX, "99991231T235959Z"),
+        (i64::MIN, "00000101T000000Z"),
+    ] {
+        let headers = [("Host", "localhost")];
+        let added =
+            sigv4::sign(&request("GET", "/", "", &headers, b""), &signing_params("us-east-1", "sqs", unix_seconds));
+        assert_eq!(added_header(&added, "x-amz-date"), Some(expected));
+        let scope = format!("Credential=AKIDEXAMPLE/{}/us-east-1/sqs/aws4_request,", &expected[..8]);
+        assert!(added_header(&added, "authorization").is_some_and(|value| value.contains(&scope)));
+    }
+}
+
+#[test]
+fn signer_signs_the_session_token() {
+    let headers = [("Host", "localhost:4566")];
+    let params = SigningParams {
+        access_key_id: "ASIAEXAMPLE",
+        session_token: Some(SECURITY_TOKEN),
+        ..signing_params("us-east-1", "sqs", BOTOCORE_NOW)
+    };
+    let added = sigv4::sign(&request("GET", "/", "", &headers, b""), &params);
+    let names: Vec<&str> = added.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, ["x-amz-date", "x-amz-security-token", "authorization"]);
+    assert_eq!(added_header(&added, "x-amz-security-token"), Some(SECURITY_TOKEN));
+    assert!(added_header(&added, "authorization")
+        .is_some_and(|value| value.contains("SignedHeaders=host;x-amz-date;x-amz-security-token,")));
+
+    let sent = with_signature(&headers, &added);
+    assert_eq!(
+        verify(&request("GET", "/", "", &sent, b""), lookup, BOTOCORE_NOW),
+        Ok(caller("ASIAEXAMPLE", "us-east-1", "sqs"))
+    );
+    // The token is covered by the signature.
+    let other_token = SECURITY_TOKEN.replace("EXAMPLE", "ELPMAXE");
+    let mut swapped = sent.clone();
+    for header in swapped.iter_mut().filter(|(name, _)| *name == "x-amz-security-token") {
+        header.1 = &other_token;
+    }
+    assert_eq!(
+        verify(&request("GET", "/", "", &swapped, b""), lookup, BOTOCORE_NOW),
+        Err(SigV4Error::SignatureDoesNotMatch)
+    );
+}
+
+#[test]
+fn signer_ignores_the_headers_it_sets() {
+    let plain = [("Host", "localhost:4566")];
+    let params = signing_params("us-east-1", "sqs", BOTOCORE_NOW);
+    let expected = sigv4::sign(&request("GET", "/", "", &plain, b""), &params);
+    let stale = [
+        ("Host", "localhost:4566"),
+        ("X-Amz-Date", "20000101T000000Z"),
+        ("Authorization", "AWS4-HMAC-SHA256 stale"),
+        ("X-Amz-Security-Token", "stale"),
+    ];
+    assert_eq!(sigv4::sign(&request("GET", "/", "", &stale, b""), &params), expected);
+}
+
+#[test]
+fn signer_uses_a_declared_payload_hash() {
+    let headers = [("Host", "localhost:4566"), ("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")];
+    let req = request("POST", "/", "", &headers, JSON_BODY);
+    let added = sigv4::sign(&req, &signing_params("us-east-1", "sqs", BOTOCORE_NOW));
+    let canonical = format!(
+        "POST\n/\n\nhost:localhost:4566\nx-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:{JSON_DATE}\n\n\
+         host;x-amz-content-sha256;x-amz-date\nUNSIGNED-PAYLOAD"
+    );
+    let signature = sign(SECRET, JSON_DATE, "us-east-1", "sqs", &canonical);
+    let expected = authorization("AKIDEXAMPLE", BOTOCORE_SCOPE, "host;x-amz-content-sha256;x-amz-date", &signature);
+    assert_eq!(added_header(&added, "authorization"), Some(expected.as_str()));
+    let sent = with_signature(&headers, &added);
+    assert!(verify(&request("POST", "/", "", &sent, JSON_BODY), lookup, BOTOCORE_NOW).is_ok());
+}
+
+#[test]
+fn signed_then_verified_and_every_tampering_fails() {
+    let headers = [
+        ("Host", "localhost:4566"),
+        ("Content-Type", "application/x-amz-json-1.0"),
+        ("X-Amz-Target", "AmazonSQS.SendMessage"),
+    ];
+    let path = "/000000000000/q";
+    let query = "Version=2012-11-05";
+    let added = sigv4::sign(
+        &request("POST", path, query, &headers, JSON_BODY),
+        &signing_params("eu-west-1", "sqs", BOTOCORE_NOW),
+    );
+    let sent = with_signature(&headers, &added);
+    let accepted = |method: &str, path: &str, query: &str, headers: &[(&str, &str)], body: &[u8], now: i64| {
+        verify(&request(method, path, query, headers, body), lookup, now)
+    };
+    assert_eq!(
+        accepted("POST", path, query, &sent, JSON_BODY, BOTOCORE_NOW),
+        Ok(caller("AKIDEXAMPLE", "eu-west-1", "sqs"))
+    );
+    // Within the clock window either way.
+    assert!(accepted("POST", path, query, &sent, JSON_BODY, BOTOCORE_NOW + 14 * 60).is_ok());
+    assert!(accepted("POST", path, query, &sent, JSON_BODY, BOTOCORE_NOW - 14 * 60).is_ok());
+
+    let mismatch = Err(SigV4Error::SignatureDoesNotMatch);
+    let mut body = JSON_BODY.to_vec();
+    body[JSON_BODY.len() / 2] ^= 0x01;
+    assert_eq!(accepted("POST", path, query, &sent, &body, BOTOCORE_NOW), mismatch);
+    assert_eq!(accepted("PUT", path, query, &sent, JSON_BODY, BOTOCORE_NOW), mismatch);
+    assert_eq!(accepted("POST", "/000000000000/r", query, &sent, JSON_BODY, BOTOCORE_NOW), mismatch);
+    assert_eq!(accepted("POST", path, "Version=2012-11-06", &sent, JSON_BODY, BOTOCORE_NOW), mismatch);
+    assert_eq!(accepted("POST", path, "", &sent, JSON_BODY, BOTOCORE_NOW), mismatch);
+    for (index, (name, _)) in sent.iter().enumerate() {
+        if *name == "authorization" {
+            continue;
+        }
+        let mut tampered = sent.clone();
+        tampered[index].1 = match *name {
+            "x-amz-date" => "20261128T120001Z",
+            _ => "tampered",
+        };
+        assert_eq!(accepted("POST", path, query, &tampered, JSON_BODY, BOTOCORE_NOW), mismatch, "{name}");
+    }
+    // Another secret, or another scope, gives another signature.
+    for params in [
+        SigningParams { secret_access_key: "not-the-secret", ..signing_params("eu-west-1", "sqs", BOTOCORE_NOW) },
+        SigningParams { unix_seconds: BOTOCORE_NOW + 1, ..signing_params("eu-west-1", "sqs", BOTOCORE_NOW) },
+    ] {
+        let other = sigv4::sign(&request("POST", path, query, &headers, JSON_BODY), &params);
+        let mut mixed = with_signature(&headers, &added);
+        let other_authorization = added_header(&other, "authorization").unwrap_or_default();
+        for header in &mut mixed {
+            if header.0 == "authorization" {
+                header.1 = other_authorization;
+            }
+        }
+        assert_eq!(accepted("POST", path, query, &mixed, JSON_BODY, BOTOCORE_NOW), mismatch, "{params:?}");
+    }
+    // Outside the clock window.
+    let expired = accepted("POST", path, query, &sent, JSON_BODY, BOTOCORE_NOW + 16 * 60);
+    assert!(matches!(expired, Err(SigV4Error::SignatureExpired(_))), "{expired:?}");
+}
+
+#[test]
+fn random_requests_sign_without_panicking_and_verify() {
+    let mut rng = StdRng::seed_from_u64(0x5167_0001);
+    for _ in 0..5_000 {
+        let method = random_text(&mut rng, b"GETPOSTDELETE", 8);
+        let path = random_text(&mut rng, b"/.%2Fab ~+", 40);
+        let query = random_text(&mut rng, b"ab=&%+2F7e~ X-Amz-Signature", 60);
+        let names = ["Host", "host", "X-Custom", "x-custom", "Content-Type", "Authorization", "X-Amz-Date"];
+        let mut headers: Vec<(&str, String)> = vec![("Host", random_text(&mut rng, b"localhost:4566", 20))];
+        for _ in 0..rng.random_range(0..5) {
+            let name = names[rng.random_range(0..names.len())];
+            headers.push((name, random_text(&mut rng, b"ab \t,;:", 20)));
+        }
+        let borrowed: Vec<(&str, &str)> = headers.iter().map(|(name, value)| (*name, value.as_str())).collect();
+        let body = random_text(&mut rng, b"{}\"x", 40);
+        let secret = random_text(&mut rng, b"abc/+", 100);
+        let hostile = SigningParams {
+            access_key_id: "AKID/with,odd=text ",
+            secret_access_key: &secret,
+            session_token: Some("a\tb"),
+            region: "not a region/",
+            service: "",
+            unix_seconds: rng.random::<i64>(),
+        };
+        let req = request(&method, &path, &query, &borrowed, body.as_bytes());
+        let _ = sigv4::sign(&req, &hostile);
+
+        // Whatever the path, query, headers and body, what the signer signs the verifier accepts.
+        let now = rng.random_range(0..=4_102_444_800_i64);
+        let params = SigningParams { secret_access_key: SECRET, ..signing_params("eu-west-1", "sqs", now) };
+        let added = sigv4::sign(&req, &params);
+        let kept: Vec<(&str, &str)> = borrowed
+            .iter()
+            .copied()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("authorization") && !name.eq_ignore_ascii_case("x-amz-date"))
+            .collect();
+        let sent = with_signature(&kept, &added);
+        let verified = verify(&request(&method, &path, &query, &sent, body.as_bytes()), lookup, now);
+        assert_eq!(verified, Ok(caller("AKIDEXAMPLE", "eu-west-1", "sqs")), "{method:?} {path:?} {query:?} {sent:?}");
     }
 }

@@ -1,11 +1,11 @@
-//! HTTP/1.1 keep-alive client for AWS JSON protocols, signed with SigV4, and the SQS calls the
-//! bench makes.
+//! HTTP/1.1 keep-alive client for AWS JSON protocols, signed with SigV4 by
+//! [`wharf_aws::sigv4::sign`], and the SQS calls the bench makes.
 //!
 //! A peer may answer anything, so every reply is checked: a non-2xx status, a body that is not
 //! the documented JSON shape, an oversized body or a timeout becomes a [`CallError`] whose
 //! [`CallError::key`] the scenarios count; nothing here panics on what the server sends.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -16,8 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-
-use crate::sigv4::{self, Credentials, Signer, SigningInput};
+use wharf_aws::sigv4::{self, RequestToVerify, SigningParams};
 
 /// No SQS reply comes near this (ten 1 MiB messages plus envelope); anything larger is a
 /// misbehaving peer and is cut off instead of buffered.
@@ -62,6 +61,15 @@ impl std::fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
+/// Long-term or temporary AWS credentials.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Sent as `X-Amz-Security-Token` (and signed) when present, for temporary credentials.
+    pub session_token: Option<String>,
+}
+
 /// Where to send requests and how to sign them.
 #[derive(Clone, Debug)]
 pub struct EndpointConfig {
@@ -81,7 +89,10 @@ pub struct AwsJsonClient {
     host: String,
     path: String,
     query: String,
-    signer: Signer,
+    credentials: Credentials,
+    region: String,
+    /// The service name in the SigV4 credential scope (`sqs`).
+    service: &'static str,
     /// `AmazonSQS`, `Kinesis_20131202`, ...: the `X-Amz-Target` prefix.
     target_prefix: &'static str,
     content_type: &'static str,
@@ -92,7 +103,7 @@ impl AwsJsonClient {
     /// Fails on an endpoint that is not `http://host[:port][/path]`.
     pub fn new(
         config: &EndpointConfig,
-        service: &str,
+        service: &'static str,
         target_prefix: &'static str,
         content_type: &'static str,
     ) -> anyhow::Result<Self> {
@@ -128,7 +139,9 @@ impl AwsJsonClient {
             host,
             path,
             query,
-            signer: Signer::new(config.credentials.clone(), &config.region, service),
+            credentials: config.credentials.clone(),
+            region: config.region.clone(),
+            service,
             target_prefix,
             content_type,
             request_timeout: config.request_timeout,
@@ -180,30 +193,26 @@ impl AwsJsonClient {
     }
 
     fn signed_request(&self, operation: &str, body: Vec<u8>) -> Result<Request<Full<Bytes>>, CallError> {
-        let amz_date = sigv4::amz_date(SystemTime::now());
         let target = format!("{}.{operation}", self.target_prefix);
-        let payload_sha256_hex = sigv4::sha256_hex(&body);
-        let mut headers: Vec<(&str, &str)> = vec![
-            ("content-type", self.content_type),
-            ("host", &self.host),
-            ("x-amz-date", &amz_date),
-            ("x-amz-target", &target),
-        ];
-        if let Some(token) = &self.signer.credentials().session_token {
-            headers.push(("x-amz-security-token", token));
-        }
-        let authorization = self.signer.authorization(
-            &SigningInput {
-                method: "POST",
-                path: &self.path,
-                query: &self.query,
-                headers: &headers,
-                payload_sha256_hex: &payload_sha256_hex,
+        let headers = [("content-type", self.content_type), ("host", self.host.as_str()), ("x-amz-target", &target)];
+        // A clock before 1970 or past year 9999 only yields a signature the server refuses.
+        let unix_seconds = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX));
+        let signature_headers = sigv4::sign(
+            &RequestToVerify { method: "POST", path: &self.path, query: &self.query, headers: &headers, body: &body },
+            &SigningParams {
+                access_key_id: &self.credentials.access_key_id,
+                secret_access_key: &self.credentials.secret_access_key,
+                session_token: self.credentials.session_token.as_deref(),
+                region: &self.region,
+                service: self.service,
+                unix_seconds,
             },
-            &amz_date,
         );
         let mut builder = Request::builder().method(Method::POST).uri(self.endpoint.clone());
-        for (name, value) in headers.iter().copied().chain([("authorization", authorization.as_str())]) {
+        let signature_headers = signature_headers.iter().map(|(name, value)| (*name, value.as_str()));
+        for (name, value) in headers.iter().copied().chain(signature_headers) {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|error| CallError::Malformed(format!("header name {name}: {error}")))?;
             let value = HeaderValue::from_str(value)

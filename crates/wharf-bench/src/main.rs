@@ -2,22 +2,22 @@
 //! awsJson over HTTP/1.1 keep-alive), so the same run can be pointed at Wharf or at any
 //! compatible peer (ElasticMQ, LocalStack, AWS) and the figures compared.
 //!
-//! It owns: the command line, a small SigV4 signer, the protocol calls, the scenarios and the
-//! report (throughput over a measured window, p50/p99/p99.9/max latency per operation, error
-//! counts by HTTP status and AWS code, digest checks; text and one JSON line).
+//! It owns: the command line, the protocol calls, the scenarios and the report (throughput over
+//! a measured window, p50/p99/p99.9/max latency per operation, error counts by HTTP status and
+//! AWS code, digest checks; text and one JSON line).
 //!
-//! It must not: depend on any other Wharf crate (it tests the wire, not the code behind it),
+//! It must not: depend on any Wharf crate but `wharf-aws`, and on that only for its pure SigV4
+//! signer (it tests the wire, not the code behind it: no domain, stores or front-ends),
 //! trust anything a server answers (every reply is checked and a bad one is counted, never
 //! unwrapped), or purge or delete queues: it only creates its queue (idempotently)
 //! and sends, receives and deletes messages.
 //!
-//! Layout: `main.rs` CLI and wiring; `client.rs` HTTP, signing and the awsJson calls;
-//! `sigv4.rs` the signer; `sqs.rs` the SQS scenario; `report.rs` histograms and the report.
+//! Layout: `main.rs` CLI and wiring; `client.rs` HTTP, signing and the awsJson calls; `sqs.rs`
+//! the SQS scenario; `report.rs` histograms and the report.
 //! New services (`sns`, `kinesis`) are new [`Command`] variants with their own scenario module.
 
 mod client;
 mod report;
-mod sigv4;
 mod sqs;
 
 use std::process::ExitCode;
@@ -27,8 +27,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use hyper::Uri;
 
-use crate::client::{EndpointConfig, SqsClient};
-use crate::sigv4::Credentials;
+use crate::client::{Credentials, EndpointConfig, SqsClient};
 use crate::sqs::{Mode, SqsSettings};
 
 /// Used when neither --duration-secs nor --messages is given.
