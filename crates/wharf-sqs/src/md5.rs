@@ -4,8 +4,9 @@
 use md5::{Digest, Md5};
 use wharf_domain::{AttributeValue, MessageAttribute};
 
-pub fn of_body(body: &[u8]) -> String {
-    hex(Md5::digest(body).as_slice())
+/// The raw digest of a body; kept with the message so delivery need not recompute it.
+pub fn body_digest(body: &[u8]) -> [u8; 16] {
+    Md5::digest(body).into()
 }
 
 /// Digest of attributes: names sorted bytewise; for each, length-prefixed name, data type,
@@ -40,7 +41,7 @@ fn update_prefixed(hasher: &mut Md5, bytes: &[u8]) {
     hasher.update(bytes);
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
@@ -73,6 +74,6 @@ mod tests {
         assert_eq!(of_attributes([&binary]).as_deref(), Some("31a92b15d92f8db860eda32aceb656c3"));
         assert_eq!(of_attributes([&binary, &string, &number]).as_deref(), Some("c932db14a896c663f83c260297d594ff"));
         assert_eq!(of_attributes([]), None);
-        assert_eq!(of_body(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(hex(&body_digest(b"")), "d41d8cd98f00b204e9800998ecf8427e");
     }
 }

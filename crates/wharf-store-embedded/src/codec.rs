@@ -112,21 +112,30 @@ pub fn encode_message_content(content: &MessageContent) -> Vec<u8> {
     put_optional_str(&mut out, content.group_id.as_deref());
     put_optional_str(&mut out, content.deduplication_id.as_deref());
     put_optional_str(&mut out, content.dead_letter_source.as_deref());
+    // An absent digest is stored as zero bytes.
+    put_bytes(&mut out, content.body_digest.as_ref().map_or(&[][..], |digest| &digest[..]));
     out
 }
 
 pub fn decode_message_content(bytes: &[u8]) -> Result<MessageContent, StoreError> {
     let mut reader = Reader::new(bytes, "message content");
     reader.version()?;
-    let content = MessageContent {
-        body: Bytes::copy_from_slice(reader.bytes()?),
-        attributes: reader.attributes()?,
-        system_attributes: reader.attributes()?,
-        sender_id: reader.string()?,
-        group_id: reader.optional_string()?,
-        deduplication_id: reader.optional_string()?,
-        dead_letter_source: reader.optional_string()?,
-    };
+    let content =
+        MessageContent {
+            body: Bytes::copy_from_slice(reader.bytes()?),
+            attributes: reader.attributes()?,
+            system_attributes: reader.attributes()?,
+            sender_id: reader.string()?,
+            group_id: reader.optional_string()?,
+            deduplication_id: reader.optional_string()?,
+            dead_letter_source: reader.optional_string()?,
+            body_digest: match reader.bytes()? {
+                [] => None,
+                digest => Some(<[u8; 16]>::try_from(digest).map_err(|_| {
+                    StoreError::Corrupt(format!("message content: body digest of {} bytes", digest.len()))
+                })?),
+            },
+        };
     reader.finish()?;
     Ok(content)
 }
@@ -417,6 +426,7 @@ mod tests {
             group_id: Some("g".into()),
             deduplication_id: None,
             dead_letter_source: Some("arn:aws:sqs:us-east-1:000000000000:source".into()),
+            body_digest: Some([7; 16]),
         }
     }
 

@@ -51,6 +51,7 @@ pub fn message(seq: u64, body: &str) -> (MessageMeta, MessageContent) {
         group_id: Some("g1".into()),
         deduplication_id: None,
         dead_letter_source: None,
+        body_digest: Some([42; 16]),
     };
     (meta, content)
 }

@@ -57,6 +57,9 @@ pub struct MessageContent {
     pub deduplication_id: Option<String>,
     /// Set when the message was moved here from a dead-letter source queue.
     pub dead_letter_source: Option<String>,
+    /// A digest of the body computed by the front-end that accepted the message (SQS: MD5),
+    /// kept so delivering the body does not recompute it.
+    pub body_digest: Option<[u8; 16]>,
 }
 
 /// One change to stored state.

@@ -93,7 +93,10 @@ fn render(
     let mut message = Map::new();
     message.insert("MessageId".into(), json!(uuid::Uuid::from_bytes(delivery.meta.message_id).to_string()));
     message.insert("ReceiptHandle".into(), json!(receipt::seal(&context.service.tokens, queue_id, delivery.lease())));
-    message.insert("MD5OfBody".into(), json!(md5::of_body(&content.body)));
+    message.insert(
+        "MD5OfBody".into(),
+        json!(md5::hex(&content.body_digest.unwrap_or_else(|| md5::body_digest(&content.body)))),
+    );
     message.insert("Body".into(), json!(body));
     let system = system_attributes(context, delivery, system_names);
     if !system.is_empty() {

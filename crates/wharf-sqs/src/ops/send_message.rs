@@ -87,9 +87,10 @@ fn prepare(context: &Context<'_>, queue: &Queue, entry: Entry) -> Result<Prepare
             format!("One or more parameters are invalid. Reason: Message must be shorter than {max_bytes} bytes."),
         ));
     }
+    let body_digest = md5::body_digest(body.as_bytes());
     Ok(Prepared {
         digests: Digests {
-            body_md5: md5::of_body(body.as_bytes()),
+            body_md5: md5::hex(&body_digest),
             attributes_md5: md5::of_attributes(&attributes),
             system_attributes_md5: md5::of_attributes(&system_attributes),
         },
@@ -102,6 +103,7 @@ fn prepare(context: &Context<'_>, queue: &Queue, entry: Entry) -> Result<Prepare
                 group_id: entry.group_id,
                 deduplication_id: None,
                 dead_letter_source: None,
+                body_digest: Some(body_digest),
             },
             delay_seconds,
             size_bytes: size_bytes as u32,
