@@ -409,6 +409,11 @@ impl Queue {
         self.lock().settings.clone()
     }
 
+    /// Reads one part of the settings without copying them all (for request paths).
+    pub fn read_settings<T>(&self, read: impl FnOnce(&QueueSettings) -> T) -> T {
+        read(&self.lock().settings)
+    }
+
     pub fn tags(&self) -> BTreeMap<String, String> {
         self.lock().tags.clone()
     }

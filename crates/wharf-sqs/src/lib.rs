@@ -103,7 +103,9 @@ impl AwsService for SqsService {
         Box::pin(async move {
             let context = Context { service: self, request: &request };
             match ops::run(&context).await {
-                Ok(output) => protocol::success(request.protocol, &request.operation, &output, &request.request_id),
+                Ok(output) => {
+                    protocol::success(request.protocol, &request.operation, output.as_ref(), &request.request_id)
+                }
                 Err(error) => protocol::failure(request.protocol, &error, &request.request_id),
             }
         })

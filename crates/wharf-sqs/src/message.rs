@@ -27,8 +27,13 @@ pub struct AttributeValueInput {
 
 /// Checks a body against the characters SQS allows.
 pub fn check_body(body: &str) -> Result<(), SqsError> {
-    // Printable ASCII, tab and line breaks are the common case and need no decoding.
-    if body.bytes().all(|byte| matches!(byte, b'\t' | b'\n' | b'\r' | 0x20..=0x7e)) {
+    // A str is valid UTF-8 already, so only two things can be disallowed: control characters
+    // other than tab and line breaks, and U+FFFE/U+FFFF (encoded EF BF BE/BF). The scan has no
+    // early exit so it vectorises; the character-by-character pass runs only to name the culprit.
+    let suspicious = body
+        .bytes()
+        .fold(false, |found, byte| found | (byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r')) | (byte == 0xEF));
+    if !suspicious {
         return Ok(());
     }
     match body.chars().find(|ch| !is_allowed_char(*ch)) {

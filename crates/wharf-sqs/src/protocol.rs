@@ -145,16 +145,34 @@ const NO_OUTPUT_OPERATIONS: &[&str] = &[
     "UntagQueue",
 ];
 
+/// An operation's output in the awsJson shape. Most operations build a JSON value; hot ones
+/// serialize typed structs straight to bytes, and are turned into a value only for awsQuery.
+pub trait Output: Send {
+    fn to_json(&self) -> Vec<u8>;
+    fn to_document(&self) -> Value;
+}
+
+impl<T: serde::Serialize + Send> Output for T {
+    fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec())
+    }
+
+    fn to_document(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_else(|_| Value::Object(Map::new()))
+    }
+}
+
 /// Renders a successful output.
-pub fn success(protocol: Protocol, operation: &str, output: &Value, request_id: &str) -> AwsResponse {
+pub fn success(protocol: Protocol, operation: &str, output: &dyn Output, request_id: &str) -> AwsResponse {
     match protocol {
         Protocol::Json => AwsResponse {
             status: 200,
             content_type: JSON_CONTENT_TYPE,
             headers: Vec::new(),
-            body: Bytes::from(serde_json::to_vec(output).unwrap_or_else(|_| b"{}".to_vec())),
+            body: Bytes::from(output.to_json()),
         },
         Protocol::Query => {
+            let output = output.to_document();
             let successful_member = match operation {
                 "SendMessageBatch" => "SendMessageBatchResultEntry",
                 "DeleteMessageBatch" => "DeleteMessageBatchResultEntry",
@@ -171,7 +189,7 @@ pub fn success(protocol: Protocol, operation: &str, output: &Value, request_id: 
                 body: Bytes::from(xml::render_response(
                     operation,
                     QUERY_NAMESPACE,
-                    (!NO_OUTPUT_OPERATIONS.contains(&operation)).then_some(output),
+                    (!NO_OUTPUT_OPERATIONS.contains(&operation)).then_some(&output),
                     request_id,
                     &shape_of,
                 )),

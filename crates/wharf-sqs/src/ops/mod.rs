@@ -18,7 +18,7 @@ mod set_queue_attributes;
 mod tags;
 
 use crate::error_map::{ErrorKind, SqsError};
-use crate::protocol;
+use crate::protocol::{self, Output};
 use crate::Context;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -48,8 +48,12 @@ pub const OPERATIONS: &[&str] = &[
     "UntagQueue",
 ];
 
-pub(crate) async fn run(context: &Context<'_>) -> Result<Value, SqsError> {
-    match context.request.operation.as_str() {
+pub(crate) async fn run(context: &Context<'_>) -> Result<Box<dyn Output>, SqsError> {
+    if context.request.operation == "ReceiveMessage" {
+        let output = receive_message::run(context, input(context)?).await?;
+        return Ok(Box::new(output));
+    }
+    let document: Value = match context.request.operation.as_str() {
         "AddPermission" => add_permission::add(context, input(context)?).await,
         "RemovePermission" => add_permission::remove(context, input(context)?).await,
         "ChangeMessageVisibility" => change_message_visibility::single(context, input(context)?),
@@ -64,7 +68,6 @@ pub(crate) async fn run(context: &Context<'_>) -> Result<Value, SqsError> {
         "ListQueueTags" => tags::list(context, input(context)?),
         "ListQueues" => list_queues::run(context, input(context)?),
         "PurgeQueue" => purge_queue::run(context, input(context)?).await,
-        "ReceiveMessage" => receive_message::run(context, input(context)?).await,
         "SendMessage" => send_message::single(context, input(context)?).await,
         "SendMessageBatch" => send_message::batch(context, input(context)?).await,
         "SetQueueAttributes" => set_queue_attributes::run(context, input(context)?).await,
@@ -74,7 +77,8 @@ pub(crate) async fn run(context: &Context<'_>) -> Result<Value, SqsError> {
             ErrorKind::InvalidAction,
             format!("The action {other} is not valid for this web service."),
         )),
-    }
+    }?;
+    Ok(Box::new(document))
 }
 
 fn input<T: DeserializeOwned>(context: &Context<'_>) -> Result<T, SqsError> {

@@ -7,7 +7,8 @@ use crate::message::TRACE_HEADER_ATTRIBUTE;
 use crate::receipt;
 use crate::Context;
 use base64::Engine as _;
-use serde::Deserialize;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 use wharf_aws::arn;
 use wharf_domain::{AttributeValue, Delivery, MessageAttribute, ReceiveRequest, LEASE_TOTAL_MS_MAX};
@@ -36,7 +37,44 @@ pub struct Input {
     receive_request_attempt_id: Option<String>,
 }
 
-pub async fn run(context: &Context<'_>, input: Input) -> Result<Value, SqsError> {
+/// The output, serialized straight from the delivered contents (no intermediate JSON value).
+#[derive(Serialize)]
+pub struct Output {
+    #[serde(rename = "Messages", skip_serializing_if = "Vec::is_empty")]
+    messages: Vec<MessageOutput>,
+}
+
+#[derive(Serialize)]
+struct MessageOutput {
+    #[serde(rename = "MessageId")]
+    message_id: String,
+    #[serde(rename = "ReceiptHandle")]
+    receipt_handle: String,
+    #[serde(rename = "MD5OfBody")]
+    md5_of_body: String,
+    #[serde(rename = "Body")]
+    body: Utf8Body,
+    #[serde(rename = "Attributes", skip_serializing_if = "Map::is_empty")]
+    attributes: Map<String, Value>,
+    #[serde(rename = "MD5OfMessageAttributes", skip_serializing_if = "Option::is_none")]
+    md5_of_message_attributes: Option<String>,
+    #[serde(rename = "MessageAttributes", skip_serializing_if = "Map::is_empty")]
+    message_attributes: Map<String, Value>,
+}
+
+/// A body stored as bytes; bodies are checked to be text when sent.
+struct Utf8Body(Bytes);
+
+impl Serialize for Utf8Body {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(&self.0) {
+            Ok(text) => serializer.serialize_str(text),
+            Err(_) => serializer.serialize_str(&String::from_utf8_lossy(&self.0)),
+        }
+    }
+}
+
+pub async fn run(context: &Context<'_>, input: Input) -> Result<Output, SqsError> {
     let queue = context.queue(input.queue_url.as_deref())?;
     let max_messages = input.max_number_of_messages.unwrap_or(1);
     if !(1..=MAX_NUMBER_OF_MESSAGES_MAX).contains(&max_messages) {
@@ -61,8 +99,9 @@ pub async fn run(context: &Context<'_>, input: Input) -> Result<Value, SqsError>
             return Err(SqsError::invalid_value("WaitTimeSeconds", wait, "Must be >= 0 and <= 20, if provided."));
         }
     }
-    let wait_seconds =
-        input.wait_time_seconds.map_or(u64::from(queue.settings().receive_wait_seconds), |wait| wait as u64);
+    let wait_seconds = input
+        .wait_time_seconds
+        .map_or_else(|| u64::from(queue.read_settings(|settings| settings.receive_wait_seconds)), |wait| wait as u64);
     let request = ReceiveRequest {
         max_messages: max_messages as usize,
         visibility_timeout_seconds: input.visibility_timeout.map(|visibility| visibility as u32),
@@ -71,14 +110,11 @@ pub async fn run(context: &Context<'_>, input: Input) -> Result<Value, SqsError>
     let deliveries = context.engine().receive(&queue, request).await?;
     let mut system_names = input.attribute_names;
     system_names.extend(input.system_attribute_names);
-    let messages: Vec<Value> = deliveries
+    let messages = deliveries
         .iter()
         .map(|delivery| render(context, queue.id, delivery, &system_names, &input.message_attribute_names))
         .collect();
-    if messages.is_empty() {
-        return Ok(json!({}));
-    }
-    Ok(json!({ "Messages": messages }))
+    Ok(Output { messages })
 }
 
 fn render(
@@ -87,26 +123,13 @@ fn render(
     delivery: &Delivery,
     system_names: &[String],
     attribute_names: &[String],
-) -> Value {
+) -> MessageOutput {
     let content = &delivery.content;
-    let body = String::from_utf8_lossy(&content.body);
-    let mut message = Map::new();
-    message.insert("MessageId".into(), json!(uuid::Uuid::from_bytes(delivery.meta.message_id).to_string()));
-    message.insert("ReceiptHandle".into(), json!(receipt::seal(&context.service.tokens, queue_id, delivery.lease())));
-    message.insert(
-        "MD5OfBody".into(),
-        json!(md5::hex(&content.body_digest.unwrap_or_else(|| md5::body_digest(&content.body)))),
-    );
-    message.insert("Body".into(), json!(body));
-    let system = system_attributes(context, delivery, system_names);
-    if !system.is_empty() {
-        message.insert("Attributes".into(), Value::Object(system));
-    }
     let selected: Vec<&MessageAttribute> =
         content.attributes.iter().filter(|attribute| is_selected(&attribute.name, attribute_names)).collect();
-    if let Some(digest) = md5::of_attributes(selected.iter().copied()) {
-        message.insert("MD5OfMessageAttributes".into(), json!(digest));
-        let mut attributes = Map::new();
+    let md5_of_message_attributes = md5::of_attributes(selected.iter().copied());
+    let mut message_attributes = Map::new();
+    if md5_of_message_attributes.is_some() {
         for attribute in selected {
             let value = match &attribute.value {
                 AttributeValue::Text(text) => json!({"StringValue": text, "DataType": attribute.data_type}),
@@ -115,11 +138,18 @@ fn render(
                     "DataType": attribute.data_type,
                 }),
             };
-            attributes.insert(attribute.name.clone(), value);
+            message_attributes.insert(attribute.name.clone(), value);
         }
-        message.insert("MessageAttributes".into(), Value::Object(attributes));
     }
-    Value::Object(message)
+    MessageOutput {
+        message_id: uuid::Uuid::from_bytes(delivery.meta.message_id).to_string(),
+        receipt_handle: receipt::seal(&context.service.tokens, queue_id, delivery.lease()),
+        md5_of_body: md5::hex(&content.body_digest.unwrap_or_else(|| md5::body_digest(&content.body))),
+        body: Utf8Body(content.body.clone()),
+        attributes: system_attributes(context, delivery, system_names),
+        md5_of_message_attributes,
+        message_attributes,
+    }
 }
 
 /// `All` and `.*` select every attribute, `prefix.*` those under a prefix, anything else one name.

@@ -80,7 +80,7 @@ fn prepare(context: &Context<'_>, queue: &Queue, entry: Entry) -> Result<Prepare
     let (attributes, attributes_bytes) = message::message_attributes(&entry.message_attributes)?;
     let system_attributes = message::system_attributes(&entry.message_system_attributes)?;
     let size_bytes = body.len() + attributes_bytes;
-    let max_bytes = queue.settings().message_bytes_max as usize;
+    let max_bytes = queue.read_settings(|settings| settings.message_bytes_max) as usize;
     if size_bytes > max_bytes {
         return Err(SqsError::new(
             ErrorKind::InvalidParameterValue,
