@@ -32,9 +32,6 @@ pub struct Input {
     visibility_timeout: Option<i64>,
     #[serde(rename = "WaitTimeSeconds")]
     wait_time_seconds: Option<i64>,
-    #[serde(rename = "ReceiveRequestAttemptId")]
-    #[allow(dead_code)]
-    receive_request_attempt_id: Option<String>,
 }
 
 /// The output, serialized straight from the delivered contents (no intermediate JSON value).
