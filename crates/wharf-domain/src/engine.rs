@@ -45,6 +45,9 @@ pub struct ReceiveRequest {
     pub visibility_timeout_seconds: Option<u32>,
     /// How long to wait for a message when none is visible.
     pub wait_ms: u64,
+    /// The most messages the queue may have leased at once; a receive that would need more is
+    /// refused while any message is waiting to be received.
+    pub leased_messages_max: Option<u64>,
 }
 
 /// A leased message as handed to a receiver.
@@ -440,9 +443,14 @@ impl Engine {
                     let target = self.registry().get(&policy.target).cloned()?;
                     Some((target, policy.max_receive_count))
                 });
+                let counts = state.counts();
+                let room = request.leased_messages_max.map_or(u64::MAX, |max| max.saturating_sub(counts.leased));
+                if room == 0 && counts.visible > 0 {
+                    return Err(DomainError::TooManyLeased);
+                }
                 let claim = state.claim(
                     self.clock.now_ms(),
-                    request.max_messages,
+                    request.max_messages.min(usize::try_from(room).unwrap_or(usize::MAX)),
                     u64::from(visibility_seconds) * 1000,
                     dead_letter.as_ref().map(|(_, limit)| *limit),
                 );

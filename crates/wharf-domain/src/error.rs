@@ -18,6 +18,8 @@ pub enum DomainError {
     LeaseNotCurrent,
     #[error("the total visibility timeout would exceed {max_seconds} seconds")]
     VisibilityTimeoutTooLong { max_seconds: u64 },
+    #[error("the queue has as many leased messages as it may have")]
+    TooManyLeased,
     #[error("a purge of this queue is already in progress")]
     PurgeInProgress,
     #[error("the server is shutting down")]

@@ -3,6 +3,10 @@
 
 use wharf_domain::DomainError;
 
+/// The most messages a standard queue may have in flight (received, not yet deleted or visible
+/// again); AWS answers OverLimit beyond it.
+pub const IN_FLIGHT_MESSAGES_MAX: u64 = 120_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     QueueDoesNotExist,
@@ -185,6 +189,10 @@ impl From<DomainError> for SqsError {
                 ErrorKind::InvalidParameterValue,
                 format!("Value for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [{max_seconds} seconds]"),
             ),
+            DomainError::TooManyLeased => SqsError::new(
+                ErrorKind::OverLimit,
+                format!("The maximum number of in flight messages ({IN_FLIGHT_MESSAGES_MAX}) has been reached for this queue."),
+            ),
             DomainError::PurgeInProgress => SqsError::new(
                 ErrorKind::PurgeQueueInProgress,
                 "Only one PurgeQueue operation on the queue is allowed every 60 seconds.",
@@ -338,6 +346,7 @@ mod tests {
         assert_eq!(SqsError::from(DomainError::MessageNotInFlight).kind, ErrorKind::MessageNotInflight);
         assert_eq!(SqsError::from(DomainError::PurgeInProgress).kind, ErrorKind::PurgeQueueInProgress);
         assert_eq!(SqsError::from(DomainError::QueueDeletedRecently).kind, ErrorKind::QueueDeletedRecently);
+        assert_eq!(SqsError::from(DomainError::TooManyLeased).kind, ErrorKind::OverLimit);
         assert_eq!(SqsError::from(DomainError::LeaseNotCurrent).kind, ErrorKind::InvalidParameterValue);
         assert_eq!(
             SqsError::from(DomainError::Store(wharf_domain::StoreError::Closed)).kind,

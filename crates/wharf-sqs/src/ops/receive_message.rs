@@ -103,6 +103,7 @@ pub async fn run(context: &Context<'_>, input: Input) -> Result<Output, SqsError
         max_messages: max_messages as usize,
         visibility_timeout_seconds: input.visibility_timeout.map(|visibility| visibility as u32),
         wait_ms: wait_seconds * 1000,
+        leased_messages_max: Some(crate::error_map::IN_FLIGHT_MESSAGES_MAX),
     };
     let deliveries = context.engine().receive(&queue, request).await?;
     let mut system_names = input.attribute_names;
