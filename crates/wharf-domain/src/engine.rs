@@ -79,16 +79,17 @@ impl Default for EngineOptions {
 }
 
 pub struct Engine {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     budget: Arc<ContentBudget>,
     options: EngineOptions,
     /// When each recently deleted queue name was deleted; kept for `queue_recreate_delay_ms`.
     deleted_at_ms: std::sync::Mutex<HashMap<QueueName, u64>>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     queues: RwLock<HashMap<QueueName, Arc<Queue>>>,
     next_queue_id: AtomicU64,
     token_secret: [u8; 32],
-    shutdown: tokio::sync::watch::Sender<bool>,
+    pub(crate) shutdown: tokio::sync::watch::Sender<bool>,
+    pub(crate) move_tasks: crate::move_task::MoveTasks,
 }
 
 impl Engine {
@@ -147,7 +148,8 @@ impl Engine {
             }
         }
         let (shutdown, _) = tokio::sync::watch::channel(false);
-        Ok(Arc::new(Engine {
+        let move_tasks = crate::move_task::MoveTasks::load(&snapshot.settings);
+        let engine = Arc::new(Engine {
             store,
             budget,
             options,
@@ -157,7 +159,10 @@ impl Engine {
             next_queue_id: AtomicU64::new(next_queue_id),
             token_secret,
             shutdown,
-        }))
+            move_tasks,
+        });
+        engine.resume_move_tasks();
+        Ok(engine)
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -509,11 +514,25 @@ impl Engine {
             return Ok(());
         };
         content.dead_letter_source = Some(format!("{}/{}", source.account, source.name));
+        self.transfer(source, target, meta, content, Vec::new()).await?;
+        Ok(())
+    }
+
+    /// Moves a message already taken out of `source`'s index into `target`, atomically on disk
+    /// together with `also` (e.g. a task's progress). Returns false if `target` is gone.
+    pub(crate) async fn transfer(
+        &self,
+        source: &Queue,
+        target: &Queue,
+        meta: MessageMeta,
+        content: MessageContent,
+        also: Vec<Mutation>,
+    ) -> Result<bool, DomainError> {
         let now_ms = self.clock.now_ms();
         let (moved, commit) = {
             let mut state = target.lock();
             if state.deleted {
-                return Ok(());
+                return Ok(false);
             }
             // The message keeps its identity and sent time; retention counts from the original
             // send, as on AWS.
@@ -524,15 +543,16 @@ impl Engine {
                 first_receive_ms: 0,
                 ..meta
             };
-            let commit = self.store.submit(vec![
+            let mut batch = vec![
                 Mutation::PutMessage { queue: target.id, meta: moved, content: content.clone() },
                 Mutation::DeleteMessage { queue: source.id, seq: meta.seq },
-            ]);
-            (moved, commit)
+            ];
+            batch.extend(also);
+            (moved, self.store.submit(batch))
         };
         commit.await?;
         self.insert_durable(target, vec![(moved, content)]);
-        Ok(())
+        Ok(true)
     }
 
     /// Deletes messages by lease. A message that is already gone counts as deleted.

@@ -20,6 +20,10 @@ pub enum DomainError {
     VisibilityTimeoutTooLong { max_seconds: u64 },
     #[error("the queue has as many leased messages as it may have")]
     TooManyLeased,
+    #[error("a message move task is already running for this source queue")]
+    MoveTaskRunning,
+    #[error("no running message move task has this id")]
+    MoveTaskNotFound,
     #[error("a purge of this queue is already in progress")]
     PurgeInProgress,
     #[error("the server is shutting down")]

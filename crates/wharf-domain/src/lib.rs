@@ -11,12 +11,14 @@
 pub mod clock;
 pub mod engine;
 pub mod error;
+pub mod move_task;
 pub mod queue;
 pub mod settings;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Delivery, Engine, EngineOptions, NewMessage, ReceiveRequest, SentMessage, LEASE_TOTAL_MS_MAX};
 pub use error::DomainError;
+pub use move_task::{MoveFailure, MoveTask, MoveTaskStatus};
 pub use queue::{LeaseRef, Queue, QueueCounts};
 pub use settings::{DeadLetterPolicy, QueueName, QueueSettings};
 pub use wharf_store::StoreError;

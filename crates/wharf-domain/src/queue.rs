@@ -309,6 +309,34 @@ impl QueueState {
         Some(entry.meta)
     }
 
+    /// Up to `max` visible messages with `seq <= up_to_seq`, oldest first, left in place.
+    pub fn visible_up_to(&self, up_to_seq: u64, max: usize) -> Vec<MessageMeta> {
+        self.visible.range(..=up_to_seq).take(max).filter_map(|seq| self.meta(*seq)).collect()
+    }
+
+    /// Whether any message with `seq <= up_to_seq` is still in the queue, in any state.
+    pub fn holds_any_up_to(&self, up_to_seq: u64) -> bool {
+        self.entries.range(..=up_to_seq).next().is_some()
+    }
+
+    /// Takes a message out of the index if it is still visible.
+    pub fn take_visible(&mut self, seq: u64) -> Option<MessageMeta> {
+        if self.visible.contains(&seq) {
+            return self.remove(seq);
+        }
+        None
+    }
+
+    /// The highest sequence number handed out so far.
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq - 1
+    }
+
+    /// Every message in any state, for counting what a task will move.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     #[cfg(test)]
     fn contains(&self, seq: u64) -> bool {
         self.entries.contains_key(&seq)

@@ -193,6 +193,11 @@ impl From<DomainError> for SqsError {
                 ErrorKind::OverLimit,
                 format!("The maximum number of in flight messages ({IN_FLIGHT_MESSAGES_MAX}) has been reached for this queue."),
             ),
+            DomainError::MoveTaskRunning => SqsError::new(
+                ErrorKind::InvalidParameterValue,
+                "There is already a task running. Only one active task is allowed for a source queue arn at a given time.",
+            ),
+            DomainError::MoveTaskNotFound => SqsError::new(ErrorKind::ResourceNotFound, "Task does not exist."),
             DomainError::PurgeInProgress => SqsError::new(
                 ErrorKind::PurgeQueueInProgress,
                 "Only one PurgeQueue operation on the queue is allowed every 60 seconds.",

@@ -128,6 +128,7 @@ fn xml_shape(name: &str) -> XmlShape {
         "MessageAttributes" => XmlShape::FlatMap { entry: "MessageAttribute", key: "Name", value: "Value" },
         "Tags" => XmlShape::FlatMap { entry: "Tag", key: "Key", value: "Value" },
         "Failed" => XmlShape::FlatList { member: "BatchResultErrorEntry" },
+        "Results" => XmlShape::FlatList { member: "ListMessageMoveTasksResultEntry" },
         _ => XmlShape::Plain,
     }
 }

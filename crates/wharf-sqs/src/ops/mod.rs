@@ -10,6 +10,7 @@ mod get_queue_attributes;
 mod get_queue_url;
 mod list_dead_letter_source_queues;
 mod list_queues;
+mod message_move_tasks;
 mod paging;
 mod purge_queue;
 mod receive_message;
@@ -27,6 +28,7 @@ pub(crate) use create_queue::check_declaration as check_queue_declaration;
 
 pub const OPERATIONS: &[&str] = &[
     "AddPermission",
+    "CancelMessageMoveTask",
     "ChangeMessageVisibility",
     "ChangeMessageVisibilityBatch",
     "CreateQueue",
@@ -36,6 +38,7 @@ pub const OPERATIONS: &[&str] = &[
     "GetQueueAttributes",
     "GetQueueUrl",
     "ListDeadLetterSourceQueues",
+    "ListMessageMoveTasks",
     "ListQueueTags",
     "ListQueues",
     "PurgeQueue",
@@ -44,6 +47,7 @@ pub const OPERATIONS: &[&str] = &[
     "SendMessage",
     "SendMessageBatch",
     "SetQueueAttributes",
+    "StartMessageMoveTask",
     "TagQueue",
     "UntagQueue",
 ];
@@ -55,6 +59,9 @@ pub(crate) async fn run(context: &Context<'_>) -> Result<Box<dyn Output>, SqsErr
     }
     let document: Value = match context.request.operation.as_str() {
         "AddPermission" => add_permission::add(context, input(context)?).await,
+        "CancelMessageMoveTask" => message_move_tasks::cancel(context, input(context)?).await,
+        "ListMessageMoveTasks" => message_move_tasks::list(context, input(context)?),
+        "StartMessageMoveTask" => message_move_tasks::start(context, input(context)?).await,
         "RemovePermission" => add_permission::remove(context, input(context)?).await,
         "ChangeMessageVisibility" => change_message_visibility::single(context, input(context)?),
         "ChangeMessageVisibilityBatch" => change_message_visibility::batch(context, input(context)?),
