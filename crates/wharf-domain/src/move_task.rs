@@ -373,7 +373,9 @@ mod tests {
             id,
             source: QueueName { account: "000000000000".into(), name: format!("dlq{source_queue_id}") },
             source_queue_id,
-            destination: id.is_multiple_of(2).then(|| QueueName { account: "000000000000".into(), name: "dest".into() }),
+            destination: id
+                .is_multiple_of(2)
+                .then(|| QueueName { account: "000000000000".into(), name: "dest".into() }),
             messages_per_second_max: id.is_multiple_of(3).then_some(7),
             status,
             moved: id * 2,

@@ -39,14 +39,14 @@ pub enum ErrorKind {
 pub struct WireError {
     /// Namespace and shape name for the awsJson `__type`.
     pub json_type: &'static str,
-    /// The awsQuery code; `None` when the JSON reply carries no `x-amzn-query-error`.
-    pub query_code: Option<&'static str>,
+    /// The awsQuery code, also sent with awsJson errors in `x-amzn-query-error`.
+    pub query_code: &'static str,
     pub status: u16,
     pub sender_fault: bool,
 }
 
 const fn sqs(json_type: &'static str, query_code: &'static str, status: u16) -> WireError {
-    WireError { json_type, query_code: Some(query_code), status, sender_fault: true }
+    WireError { json_type, query_code, status, sender_fault: true }
 }
 
 impl ErrorKind {
@@ -102,19 +102,19 @@ impl ErrorKind {
             InvalidAction => sqs("com.amazon.coral.service#UnknownOperationException", "InvalidAction", 400),
             Serialization => WireError {
                 json_type: "com.amazon.coral.service#SerializationException",
-                query_code: Some("MalformedQueryString"),
+                query_code: "MalformedQueryString",
                 status: 400,
                 sender_fault: true,
             },
             ServiceUnavailable => WireError {
                 json_type: "com.amazonaws.sqs#ServiceUnavailable",
-                query_code: Some("ServiceUnavailable"),
+                query_code: "ServiceUnavailable",
                 status: 503,
                 sender_fault: false,
             },
             Internal => WireError {
                 json_type: "com.amazonaws.sqs#InternalError",
-                query_code: Some("InternalError"),
+                query_code: "InternalError",
                 status: 500,
                 sender_fault: false,
             },
@@ -217,126 +217,106 @@ mod tests {
 
     #[test]
     fn every_kind_has_the_aws_code_and_status() {
-        let rows: &[(ErrorKind, &str, Option<&str>, u16)] = &[
+        let rows: &[(ErrorKind, &str, &str, u16)] = &[
             (
                 ErrorKind::QueueDoesNotExist,
                 "com.amazonaws.sqs#QueueDoesNotExist",
-                Some("AWS.SimpleQueueService.NonExistentQueue"),
+                "AWS.SimpleQueueService.NonExistentQueue",
                 400,
             ),
-            (ErrorKind::QueueNameExists, "com.amazonaws.sqs#QueueNameExists", Some("QueueAlreadyExists"), 400),
+            (ErrorKind::QueueNameExists, "com.amazonaws.sqs#QueueNameExists", "QueueAlreadyExists", 400),
             (
                 ErrorKind::InvalidParameterValue,
                 "com.amazonaws.sqs#InvalidParameterValueException",
-                Some("InvalidParameterValue"),
+                "InvalidParameterValue",
                 400,
             ),
             (
                 ErrorKind::MissingParameter,
                 "com.amazonaws.sqs#MissingRequiredParameterException",
-                Some("MissingParameter"),
+                "MissingParameter",
                 400,
             ),
-            (
-                ErrorKind::InvalidAttributeName,
-                "com.amazonaws.sqs#InvalidAttributeName",
-                Some("InvalidAttributeName"),
-                400,
-            ),
-            (
-                ErrorKind::InvalidAttributeValue,
-                "com.amazonaws.sqs#InvalidAttributeValue",
-                Some("InvalidAttributeValue"),
-                400,
-            ),
+            (ErrorKind::InvalidAttributeName, "com.amazonaws.sqs#InvalidAttributeName", "InvalidAttributeName", 400),
+            (ErrorKind::InvalidAttributeValue, "com.amazonaws.sqs#InvalidAttributeValue", "InvalidAttributeValue", 400),
             (
                 ErrorKind::InvalidMessageContents,
                 "com.amazonaws.sqs#InvalidMessageContents",
-                Some("InvalidMessageContents"),
+                "InvalidMessageContents",
                 400,
             ),
             (
                 ErrorKind::ReceiptHandleIsInvalid,
                 "com.amazonaws.sqs#ReceiptHandleIsInvalid",
-                Some("ReceiptHandleIsInvalid"),
+                "ReceiptHandleIsInvalid",
                 400,
             ),
             (
                 ErrorKind::MessageNotInflight,
                 "com.amazonaws.sqs#MessageNotInflight",
-                Some("AWS.SimpleQueueService.MessageNotInflight"),
+                "AWS.SimpleQueueService.MessageNotInflight",
                 400,
             ),
             (
                 ErrorKind::PurgeQueueInProgress,
                 "com.amazonaws.sqs#PurgeQueueInProgress",
-                Some("AWS.SimpleQueueService.PurgeQueueInProgress"),
+                "AWS.SimpleQueueService.PurgeQueueInProgress",
                 403,
             ),
             (
                 ErrorKind::TooManyEntriesInBatchRequest,
                 "com.amazonaws.sqs#TooManyEntriesInBatchRequest",
-                Some("AWS.SimpleQueueService.TooManyEntriesInBatchRequest"),
+                "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
                 400,
             ),
             (
                 ErrorKind::EmptyBatchRequest,
                 "com.amazonaws.sqs#EmptyBatchRequest",
-                Some("AWS.SimpleQueueService.EmptyBatchRequest"),
+                "AWS.SimpleQueueService.EmptyBatchRequest",
                 400,
             ),
             (
                 ErrorKind::BatchEntryIdsNotDistinct,
                 "com.amazonaws.sqs#BatchEntryIdsNotDistinct",
-                Some("AWS.SimpleQueueService.BatchEntryIdsNotDistinct"),
+                "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
                 400,
             ),
             (
                 ErrorKind::InvalidBatchEntryId,
                 "com.amazonaws.sqs#InvalidBatchEntryId",
-                Some("AWS.SimpleQueueService.InvalidBatchEntryId"),
+                "AWS.SimpleQueueService.InvalidBatchEntryId",
                 400,
             ),
             (
                 ErrorKind::BatchRequestTooLong,
                 "com.amazonaws.sqs#BatchRequestTooLong",
-                Some("AWS.SimpleQueueService.BatchRequestTooLong"),
+                "AWS.SimpleQueueService.BatchRequestTooLong",
                 400,
             ),
             (
                 ErrorKind::UnsupportedOperation,
                 "com.amazonaws.sqs#UnsupportedOperation",
-                Some("AWS.SimpleQueueService.UnsupportedOperation"),
+                "AWS.SimpleQueueService.UnsupportedOperation",
                 400,
             ),
             (
                 ErrorKind::QueueDeletedRecently,
                 "com.amazonaws.sqs#QueueDeletedRecently",
-                Some("AWS.SimpleQueueService.QueueDeletedRecently"),
+                "AWS.SimpleQueueService.QueueDeletedRecently",
                 400,
             ),
-            (ErrorKind::AccessDenied, "com.amazonaws.sqs#AccessDeniedException", Some("AccessDenied"), 403),
-            (ErrorKind::OverLimit, "com.amazonaws.sqs#OverLimit", Some("OverLimit"), 403),
+            (ErrorKind::AccessDenied, "com.amazonaws.sqs#AccessDeniedException", "AccessDenied", 403),
+            (ErrorKind::OverLimit, "com.amazonaws.sqs#OverLimit", "OverLimit", 403),
             (
                 ErrorKind::ResourceNotFound,
                 "com.amazonaws.sqs#ResourceNotFoundException",
-                Some("ResourceNotFoundException"),
+                "ResourceNotFoundException",
                 404,
             ),
-            (
-                ErrorKind::InvalidAction,
-                "com.amazon.coral.service#UnknownOperationException",
-                Some("InvalidAction"),
-                400,
-            ),
-            (
-                ErrorKind::Serialization,
-                "com.amazon.coral.service#SerializationException",
-                Some("MalformedQueryString"),
-                400,
-            ),
-            (ErrorKind::ServiceUnavailable, "com.amazonaws.sqs#ServiceUnavailable", Some("ServiceUnavailable"), 503),
-            (ErrorKind::Internal, "com.amazonaws.sqs#InternalError", Some("InternalError"), 500),
+            (ErrorKind::InvalidAction, "com.amazon.coral.service#UnknownOperationException", "InvalidAction", 400),
+            (ErrorKind::Serialization, "com.amazon.coral.service#SerializationException", "MalformedQueryString", 400),
+            (ErrorKind::ServiceUnavailable, "com.amazonaws.sqs#ServiceUnavailable", "ServiceUnavailable", 503),
+            (ErrorKind::Internal, "com.amazonaws.sqs#InternalError", "InternalError", 500),
         ];
         for (kind, json_type, query_code, status) in rows {
             let wire = kind.wire();

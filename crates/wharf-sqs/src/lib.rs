@@ -118,23 +118,10 @@ impl AwsService for SqsService {
             "MissingAction" => ErrorKind::MissingParameter,
             _ => ErrorKind::Internal,
         };
-        if kind != ErrorKind::Internal {
-            return protocol::failure(protocol, &SqsError::new(kind, error.message.clone()), request_id);
+        match kind {
+            ErrorKind::Internal => protocol::edge_failure(protocol, error, request_id),
+            _ => protocol::failure(protocol, &SqsError::new(kind, error.message.clone()), request_id),
         }
-        // Authentication and size errors keep the edge's own code and status.
-        let response =
-            protocol::failure(protocol, &SqsError::new(ErrorKind::Internal, error.message.clone()), request_id);
-        let body = match protocol {
-            Protocol::Json => {
-                wharf_aws::wire::json::render_error("com.amazon.coral.service", error.code, &error.message)
-            }
-            Protocol::Query => wharf_aws::wire::xml::render_error("", true, error.code, &error.message, request_id),
-        };
-        let headers = match protocol {
-            Protocol::Json => vec![("x-amzn-query-error", format!("{};Sender", error.code))],
-            Protocol::Query => Vec::new(),
-        };
-        AwsResponse { status: error.status, headers, body: body.into(), ..response }
     }
 }
 

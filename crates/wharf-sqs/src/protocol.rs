@@ -6,7 +6,7 @@ use crate::error_map::{ErrorKind, SqsError};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use wharf_aws::service::{AwsResponse, Protocol};
+use wharf_aws::service::{AwsResponse, EdgeError, Protocol};
 use wharf_aws::wire::query::{list_members, QueryParams};
 use wharf_aws::wire::xml::{self, XmlShape};
 
@@ -202,29 +202,46 @@ pub fn success(protocol: Protocol, operation: &str, output: &dyn Output, request
 /// Renders an error in the request's protocol.
 pub fn failure(protocol: Protocol, error: &SqsError, request_id: &str) -> AwsResponse {
     let wire = error.kind.wire();
+    let query_code = wire.query_code;
+    let message = match protocol {
+        Protocol::Json => error.message.clone(),
+        Protocol::Query => error.query_message(),
+    };
+    render_error(protocol, wire.json_type, query_code, wire.status, wire.sender_fault, &message, request_id)
+}
+
+/// Renders an error raised before SQS saw the request (authentication, size), keeping the edge's
+/// own code and status.
+pub fn edge_failure(protocol: Protocol, error: &EdgeError, request_id: &str) -> AwsResponse {
+    let json_type = format!("com.amazon.coral.service#{}", error.code);
+    render_error(protocol, &json_type, error.code, error.status, true, &error.message, request_id)
+}
+
+fn render_error(
+    protocol: Protocol,
+    json_type: &str,
+    query_code: &str,
+    status: u16,
+    sender_fault: bool,
+    message: &str,
+    request_id: &str,
+) -> AwsResponse {
     match protocol {
         Protocol::Json => {
-            let mut headers = Vec::new();
-            if let Some(code) = wire.query_code {
-                let fault = if wire.sender_fault { "Sender" } else { "Receiver" };
-                headers.push(("x-amzn-query-error", format!("{code};{fault}")));
-            }
+            let fault = if sender_fault { "Sender" } else { "Receiver" };
             AwsResponse {
-                status: wire.status,
+                status,
                 content_type: JSON_CONTENT_TYPE,
-                headers,
-                body: Bytes::from(wharf_aws::wire::json::render_error("", wire.json_type, &error.message)),
+                headers: vec![("x-amzn-query-error", format!("{query_code};{fault}"))],
+                body: Bytes::from(wharf_aws::wire::json::render_error("", json_type, message)),
             }
         }
-        Protocol::Query => {
-            let code = wire.query_code.unwrap_or(wire.json_type);
-            AwsResponse {
-                status: wire.status,
-                content_type: XML_CONTENT_TYPE,
-                headers: Vec::new(),
-                body: Bytes::from(xml::render_error("", wire.sender_fault, code, &error.query_message(), request_id)),
-            }
-        }
+        Protocol::Query => AwsResponse {
+            status,
+            content_type: XML_CONTENT_TYPE,
+            headers: Vec::new(),
+            body: Bytes::from(xml::render_error("", sender_fault, query_code, message, request_id)),
+        },
     }
 }
 

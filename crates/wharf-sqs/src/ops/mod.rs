@@ -141,7 +141,7 @@ pub(crate) mod batch {
 
     pub fn failure(id: &str, error: &SqsError) -> Value {
         let wire = error.kind.wire();
-        let code = wire.query_code.unwrap_or(wire.json_type);
+        let code = wire.query_code;
         json!({"Id": id, "SenderFault": wire.sender_fault, "Code": code, "Message": error.message})
     }
 }
