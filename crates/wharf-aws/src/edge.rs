@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
@@ -36,6 +36,9 @@ pub struct EdgeConfig {
     pub region: String,
     /// How long in-flight requests may take to finish after shutdown begins.
     pub drain_timeout: Duration,
+    /// How long a client may take to send a request's headers (HTTP/1.1) before the connection
+    /// is closed, so slow or stalled clients cannot hold connections open.
+    pub header_read_timeout: Duration,
 }
 
 pub struct Edge {
@@ -61,7 +64,9 @@ impl Edge {
     /// to the drain timeout.
     pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(self.config.header_read_timeout);
+        builder.http2().timer(TokioTimer::new());
         tokio::pin!(shutdown);
         loop {
             let accepted = tokio::select! {

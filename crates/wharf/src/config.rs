@@ -14,6 +14,7 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 /// Large enough for a 1 MiB message or batch with JSON escaping and base64 attributes.
 pub const DEFAULT_REQUEST_BYTES_MAX: usize = 8 * 1024 * 1024;
 pub const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 25_000;
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 30_000;
 
 /// Everything `wharf serve` runs with.
 #[derive(Debug, Clone)]
@@ -26,6 +27,7 @@ pub struct Config {
     pub region: String,
     pub request_bytes_max: usize,
     pub drain_timeout_ms: u64,
+    pub header_read_timeout_ms: u64,
     pub log_format: LogFormat,
     /// How long a deleted queue's name stays unavailable (AWS: 60 000); 0 disables.
     pub queue_recreate_delay_ms: u64,
@@ -73,6 +75,7 @@ pub struct FileConfig {
     pub region: Option<String>,
     pub request_bytes_max: Option<usize>,
     pub drain_timeout_ms: Option<u64>,
+    pub header_read_timeout_ms: Option<u64>,
     pub log_format: Option<LogFormat>,
     #[serde(default)]
     pub auth: AuthSection,
@@ -155,6 +158,10 @@ impl Config {
             check_account_id(account)?;
         }
         let request_bytes_max = file.request_bytes_max.unwrap_or(DEFAULT_REQUEST_BYTES_MAX);
+        let header_read_timeout_ms = file.header_read_timeout_ms.unwrap_or(DEFAULT_HEADER_READ_TIMEOUT_MS);
+        if header_read_timeout_ms == 0 {
+            bail!("header_read_timeout_ms must be greater than 0");
+        }
         if request_bytes_max < 1024 * 1024 {
             bail!("request_bytes_max must be at least 1048576 so a maximum-size message fits");
         }
@@ -166,6 +173,7 @@ impl Config {
             region: args.region.clone().or(file.region).unwrap_or_else(|| DEFAULT_REGION.to_string()),
             request_bytes_max,
             drain_timeout_ms: file.drain_timeout_ms.unwrap_or(DEFAULT_DRAIN_TIMEOUT_MS),
+            header_read_timeout_ms,
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Pretty),
             queue_recreate_delay_ms: file.sqs.queue_recreate_delay_ms.unwrap_or(0),
             users,

@@ -84,6 +84,7 @@ impl Server {
                 advertised_url: config.advertised_url.clone(),
                 region: config.region.clone(),
                 drain_timeout: Duration::from_millis(config.drain_timeout_ms),
+                header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
             },
         );
         let (shutdown, mut shutdown_requested) = tokio::sync::watch::channel(false);

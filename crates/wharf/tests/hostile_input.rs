@@ -596,3 +596,17 @@ async fn awsquery_send_message_batch_xml_shape() {
         query_call(&server.endpoint, "/", &format!("Action=SendMessageBatch&QueueUrl={}", form_value(&url))).await;
     assert_query_error(&reply, 400, "AWS.SimpleQueueService.EmptyBatchRequest");
 }
+
+#[tokio::test]
+async fn a_client_that_stalls_while_sending_headers_is_disconnected() {
+    let mut config = common::config(None);
+    config.header_read_timeout_ms = 200;
+    let server = TestServer::start_with(config, None).await;
+    let mut stream = TcpStream::connect(server.server.local_addr).await.unwrap();
+    stream.write_all(b"POST / HTTP/1.1\r\nHost: localhost\r\nX-Amz-Target: AmazonSQS.ListQueues\r\n").await.unwrap();
+    // The rest of the headers never comes; the server closes the connection instead of waiting.
+    let mut reply = Vec::new();
+    let closed = tokio::time::timeout(HANG_TIMEOUT, stream.read_to_end(&mut reply)).await;
+    assert!(closed.is_ok(), "the stalled connection was not closed");
+    assert_serving(&server).await;
+}

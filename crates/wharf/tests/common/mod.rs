@@ -21,6 +21,7 @@ pub fn config(data_dir: Option<PathBuf>) -> Config {
         region: "us-east-1".to_string(),
         request_bytes_max: 8 * 1024 * 1024,
         drain_timeout_ms: 5_000,
+        header_read_timeout_ms: 30_000,
         log_format: LogFormat::Pretty,
         queue_recreate_delay_ms: 0,
         users: Vec::<UserConfig>::new(),
