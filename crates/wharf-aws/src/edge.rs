@@ -67,6 +67,7 @@ impl Edge {
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         builder.http1().timer(TokioTimer::new()).header_read_timeout(self.config.header_read_timeout);
         builder.http2().timer(TokioTimer::new());
+        let mut connections = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
         loop {
             let accepted = tokio::select! {
@@ -90,16 +91,22 @@ impl Edge {
             });
             let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
             let watched = graceful.watch(connection);
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 if let Err(error) = watched.await {
                     tracing::debug!(%error, "connection ended with an error");
                 }
             });
+            // Reap finished connection tasks so the set stays as small as the open connections.
+            while connections.try_join_next().is_some() {}
         }
         drop(listener);
         if tokio::time::timeout(self.config.drain_timeout, graceful.shutdown()).await.is_err() {
             tracing::warn!("drain timeout passed with requests still in flight");
         }
+        // Every connection task, and the handles to the services it holds, is gone once `serve`
+        // returns, so the caller can close storage right after.
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
     }
 
     async fn dispatch(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {

@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 use wharf::Server;
 use wharf_domain::{Clock, ManualClock, SystemClock};
 
-/// Starts a server on `dir`, waiting while the previous in-process server still holds the data
-/// directory's lock: `Server::shutdown` can return a few milliseconds before the lock is released
-/// (a server bug shown by `shutdown_releases_the_data_directory_at_once`). Any other startup
-/// error fails the test.
+/// Starts a server on `dir`, waiting while the data directory's lock is still held: another test
+/// in this process that starts the real binary forks, and until the child execs it shares the
+/// previous server's lock-file descriptor (see tests/shutdown_release.rs, which runs alone). Any
+/// other startup error fails the test.
 async fn start(dir: &Path, clock: Option<Arc<ManualClock>>) -> TestServer {
     let deadline = Instant::now() + HANG_TIMEOUT;
     loop {
@@ -444,22 +444,4 @@ async fn queues_declared_in_the_config_file_exist_and_restarting_is_idempotent()
     bodies.sort();
     assert_eq!(bodies, ["kept-0", "kept-1", "kept-2"]);
     process.stop().await;
-}
-
-/// `Server::shutdown` "flushes and closes storage": once it returns, the data directory is free
-/// for the next server, as it is when the `wharf` process exits. The race is narrow, so this
-/// runs many rounds on a multi-threaded runtime; one failed start is enough to show it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn shutdown_releases_the_data_directory_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    for round in 0..500 {
-        // No retry here, unlike `start`.
-        let server = TestServer::start_with(config(Some(dir.path().to_path_buf())), None).await;
-        // A client that keeps its connection open across the shutdown, as SDK clients do.
-        let client = server.client();
-        client.create_queue().queue_name(format!("round-{round}")).send().await.unwrap();
-        let TestServer { server, .. } = server;
-        server.shutdown().await.expect("clean shutdown");
-        drop(client);
-    }
 }
