@@ -21,6 +21,11 @@ pub fn seal(key: &TokenKey, queue_id: u64, lease: LeaseRef) -> String {
     token::seal(key, PURPOSE, &payload)
 }
 
+/// Opens the `ReceiptHandle` a request gave, which is required.
+pub fn open_required(key: &TokenKey, queue_id: u64, handle: Option<&str>) -> Result<LeaseRef, SqsError> {
+    open(key, queue_id, handle.ok_or_else(|| SqsError::missing("ReceiptHandle"))?)
+}
+
 /// Opens a handle issued for `queue_id`.
 pub fn open(key: &TokenKey, queue_id: u64, handle: &str) -> Result<LeaseRef, SqsError> {
     let invalid = || SqsError::invalid_receipt_handle(handle);

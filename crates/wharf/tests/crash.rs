@@ -8,8 +8,8 @@
 mod common;
 
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
-use common::{client_without_retries, drain, md5_hex, WharfProcess, HANG_TIMEOUT};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use common::{client_without_retries, drain, md5_hex, queue_attributes, queue_tags, WharfProcess, HANG_TIMEOUT};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -120,24 +120,6 @@ fn assert_all_present(received: &[(String, String, String, u32)], acknowledged: 
     }
 }
 
-async fn attributes(client: &aws_sdk_sqs::Client, url: &str) -> HashMap<QueueAttributeName, String> {
-    client
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .expect("get attributes")
-        .attributes()
-        .cloned()
-        .unwrap_or_default()
-}
-
-async fn tags(client: &aws_sdk_sqs::Client, url: &str) -> BTreeMap<String, String> {
-    let listed = client.list_queue_tags().queue_url(url).send().await.expect("list tags");
-    listed.tags().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
-}
-
 async fn url_of(client: &aws_sdk_sqs::Client, name: &str) -> String {
     client.get_queue_url().queue_name(name).send().await.expect("queue exists").queue_url.expect("url")
 }
@@ -150,7 +132,7 @@ async fn acknowledged_writes_survive_kill_9() {
 
     // Queue settings and tags, set before the kill.
     let dlq = client.create_queue().queue_name("crash-dlq").send().await.unwrap().queue_url.unwrap();
-    let dlq_arn = attributes(&client, &dlq).await[&QueueAttributeName::QueueArn].clone();
+    let dlq_arn = queue_attributes(&client, &dlq).await[&QueueAttributeName::QueueArn].clone();
     let url = client
         .create_queue()
         .queue_name("crash")
@@ -173,8 +155,8 @@ async fn acknowledged_writes_survive_kill_9() {
         .await
         .unwrap();
     client.tag_queue().queue_url(&url).tags("env", "crash-test").send().await.unwrap();
-    let attributes_before = attributes(&client, &url).await;
-    let tags_before = tags(&client, &url).await;
+    let attributes_before = queue_attributes(&client, &url).await;
+    let tags_before = queue_tags(&client, &url).await;
 
     // A second queue holds messages that are in flight and messages that were deleted.
     let state = client.create_queue().queue_name("crash-state").send().await.unwrap().queue_url.unwrap();
@@ -216,7 +198,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let process = WharfProcess::start_on(data.path());
     let client = process.client();
     let url = url_of(&client, "crash").await;
-    let attributes_after = attributes(&client, &url).await;
+    let attributes_after = queue_attributes(&client, &url).await;
     for name in [
         QueueAttributeName::VisibilityTimeout,
         QueueAttributeName::MessageRetentionPeriod,
@@ -229,7 +211,7 @@ async fn acknowledged_writes_survive_kill_9() {
     ] {
         assert_eq!(attributes_after.get(&name), attributes_before.get(&name), "attribute {name}");
     }
-    assert_eq!(tags(&client, &url).await, tags_before);
+    assert_eq!(queue_tags(&client, &url).await, tags_before);
 
     let received = drain(&client, &url).await;
     assert_all_present(&received, &acknowledged, "crash");
@@ -247,7 +229,7 @@ async fn acknowledged_writes_survive_kill_9() {
         assert_eq!(body, &format!("state-{index}"));
     }
     let dlq = url_of(&client, "crash-dlq").await;
-    let counts = attributes(&client, &dlq).await;
+    let counts = queue_attributes(&client, &dlq).await;
     assert_eq!(counts[&QueueAttributeName::ApproximateNumberOfMessages], "0");
 }
 
@@ -317,8 +299,8 @@ async fn two_crashes_in_a_row() {
     let process = WharfProcess::start_on(data.path());
     let client = process.client();
     let url = url_of(&client, "twice").await;
-    assert_eq!(tags(&client, &url).await.get("run").map(String::as_str), Some("2"));
-    assert_eq!(attributes(&client, &url).await[&QueueAttributeName::VisibilityTimeout], "123");
+    assert_eq!(queue_tags(&client, &url).await.get("run").map(String::as_str), Some("2"));
+    assert_eq!(queue_attributes(&client, &url).await[&QueueAttributeName::VisibilityTimeout], "123");
     let received = drain(&client, &url).await;
     let mut expected = kept.clone();
     expected.extend(second);

@@ -8,8 +8,10 @@
 mod common;
 
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
-use common::{code, config, md5_hex, TestServer, WharfProcess, ACCOUNT, HANG_TIMEOUT, START_MS};
-use std::collections::{BTreeMap, HashMap};
+use common::{
+    code, config, md5_hex, queue_attributes, queue_tags, TestServer, WharfProcess, ACCOUNT, HANG_TIMEOUT, START_MS,
+};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,25 +49,6 @@ async fn restart(server: TestServer, dir: &Path) -> TestServer {
     start(dir, clock).await
 }
 
-async fn attributes(server: &TestServer, url: &str) -> HashMap<QueueAttributeName, String> {
-    server
-        .client()
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .expect("get attributes")
-        .attributes()
-        .cloned()
-        .unwrap_or_default()
-}
-
-async fn tags(server: &TestServer, url: &str) -> BTreeMap<String, String> {
-    let listed = server.client().list_queue_tags().queue_url(url).send().await.expect("list tags");
-    listed.tags().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
-}
-
 fn receive_count(message: &aws_sdk_sqs::types::Message) -> String {
     message.attributes().unwrap()[&MessageSystemAttributeName::ApproximateReceiveCount].clone()
 }
@@ -76,7 +59,7 @@ async fn queues_attributes_tags_and_redrive_policies_survive_a_clean_restart() {
     let server = start(dir.path(), None).await;
     let client = server.client();
     let dlq = server.create("orders-dlq").await;
-    let dlq_arn = attributes(&server, &dlq).await[&QueueAttributeName::QueueArn].clone();
+    let dlq_arn = queue_attributes(&server.client(), &dlq).await[&QueueAttributeName::QueueArn].clone();
     let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"4"}}"#);
     let url = client
         .create_queue()
@@ -105,7 +88,7 @@ async fn queues_attributes_tags_and_redrive_policies_survive_a_clean_restart() {
     client.untag_queue().queue_url(&url).tag_keys("cost-center").send().await.unwrap();
     let gone = server.create("short-lived").await;
     client.delete_queue().queue_url(&gone).send().await.unwrap();
-    let before = attributes(&server, &url).await;
+    let before = queue_attributes(&server.client(), &url).await;
     assert_eq!(before[&QueueAttributeName::DelaySeconds], "5");
 
     let server = restart(server, dir.path()).await;
@@ -113,13 +96,13 @@ async fn queues_attributes_tags_and_redrive_policies_survive_a_clean_restart() {
     let listed = client.list_queues().send().await.unwrap();
     assert_eq!(listed.queue_urls(), &[server.url("orders"), server.url("orders-dlq")]);
     let url = server.url("orders");
-    assert_eq!(attributes(&server, &url).await, before);
-    let after = attributes(&server, &url).await;
+    assert_eq!(queue_attributes(&server.client(), &url).await, before);
+    let after = queue_attributes(&server.client(), &url).await;
     let policy: serde_json::Value = serde_json::from_str(&after[&QueueAttributeName::RedrivePolicy]).unwrap();
     assert_eq!(policy["deadLetterTargetArn"], dlq_arn.as_str());
     assert_eq!(policy["maxReceiveCount"].to_string().trim_matches('"'), "4");
     assert_eq!(
-        tags(&server, &url).await,
+        queue_tags(&server.client(), &url).await,
         BTreeMap::from([("env".to_string(), "test".to_string()), ("team".to_string(), "wharf".to_string())])
     );
     let sources = client.list_dead_letter_source_queues().queue_url(server.url("orders-dlq")).send().await.unwrap();
@@ -129,7 +112,7 @@ async fn queues_attributes_tags_and_redrive_policies_survive_a_clean_restart() {
 
     // A second restart changes nothing either.
     let server = restart(server, dir.path()).await;
-    assert_eq!(attributes(&server, &server.url("orders")).await, before);
+    assert_eq!(queue_attributes(&server.client(), &server.url("orders")).await, before);
     server.server.shutdown().await.unwrap();
 }
 
@@ -182,7 +165,7 @@ async fn dead_lettering_counts_receives_from_before_a_restart() {
     let server = start(dir.path(), Some(Arc::new(ManualClock::new(START_MS)))).await;
     let client = server.client();
     let dlq = server.create("poison-dlq").await;
-    let dlq_arn = attributes(&server, &dlq).await[&QueueAttributeName::QueueArn].clone();
+    let dlq_arn = queue_attributes(&server.client(), &dlq).await[&QueueAttributeName::QueueArn].clone();
     let url = client
         .create_queue()
         .queue_name("poison")
@@ -248,7 +231,7 @@ async fn messages_keep_identity_attributes_and_delays_across_a_restart() {
 
     let server = restart(server, dir.path()).await;
     let client = server.client();
-    let counts = attributes(&server, &url).await;
+    let counts = queue_attributes(&server.client(), &url).await;
     assert_eq!(counts[&QueueAttributeName::ApproximateNumberOfMessages], "1");
     assert_eq!(counts[&QueueAttributeName::ApproximateNumberOfMessagesNotVisible], "0");
     assert_eq!(counts[&QueueAttributeName::ApproximateNumberOfMessagesDelayed], "1");
@@ -366,19 +349,6 @@ attributes = {{ DelaySeconds = "7" }}
     std::fs::write(path, text).unwrap();
 }
 
-async fn all_attributes(client: &aws_sdk_sqs::Client, url: &str) -> HashMap<QueueAttributeName, String> {
-    client
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .expect("get attributes")
-        .attributes()
-        .cloned()
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn queues_declared_in_the_config_file_exist_and_restarting_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
@@ -392,7 +362,7 @@ async fn queues_declared_in_the_config_file_exist_and_restarting_is_idempotent()
     let other_client = common::client(&process.endpoint, "AKIDOTHER", "other-secret");
     let main = client.get_queue_url().queue_name("cfg-main").send().await.unwrap().queue_url.unwrap();
     assert_eq!(main, format!("{}/{ACCOUNT}/cfg-main", process.endpoint));
-    let declared = all_attributes(&client, &main).await;
+    let declared = queue_attributes(&client, &main).await;
     assert_eq!(declared[&QueueAttributeName::VisibilityTimeout], "45");
     assert_eq!(declared[&QueueAttributeName::MessageRetentionPeriod], "7200");
     let policy: serde_json::Value = serde_json::from_str(&declared[&QueueAttributeName::RedrivePolicy]).unwrap();
@@ -406,7 +376,7 @@ async fn queues_declared_in_the_config_file_exist_and_restarting_is_idempotent()
     );
     let other = other_client.get_queue_url().queue_name("cfg-other").send().await.unwrap().queue_url.unwrap();
     assert_eq!(other, format!("{}/{OTHER_ACCOUNT}/cfg-other", process.endpoint));
-    let other_attributes = all_attributes(&other_client, &other).await;
+    let other_attributes = queue_attributes(&other_client, &other).await;
     assert_eq!(other_attributes[&QueueAttributeName::DelaySeconds], "7");
     assert_eq!(
         other_attributes[&QueueAttributeName::QueueArn],
@@ -424,7 +394,7 @@ async fn queues_declared_in_the_config_file_exist_and_restarting_is_idempotent()
     let client = common::client(&process.endpoint, "AKIDDEFAULT", "default-secret");
     let other_client = common::client(&process.endpoint, "AKIDOTHER", "other-secret");
     let main = client.get_queue_url().queue_name("cfg-main").send().await.unwrap().queue_url.unwrap();
-    let again = all_attributes(&client, &main).await;
+    let again = queue_attributes(&client, &main).await;
     for name in [
         QueueAttributeName::VisibilityTimeout,
         QueueAttributeName::MessageRetentionPeriod,
@@ -436,7 +406,7 @@ async fn queues_declared_in_the_config_file_exist_and_restarting_is_idempotent()
     }
     assert_eq!(again[&QueueAttributeName::ApproximateNumberOfMessages], "3");
     let other = other_client.get_queue_url().queue_name("cfg-other").send().await.unwrap().queue_url.unwrap();
-    assert_eq!(all_attributes(&other_client, &other).await[&QueueAttributeName::DelaySeconds], "7");
+    assert_eq!(queue_attributes(&other_client, &other).await[&QueueAttributeName::DelaySeconds], "7");
     let listed = client.list_queues().send().await.unwrap();
     assert_eq!(listed.queue_urls().len(), 2, "{:?}", listed.queue_urls());
     let received = client.receive_message().queue_url(&main).max_number_of_messages(10).send().await.unwrap();

@@ -3,7 +3,6 @@
 
 use crate::error_map::SqsError;
 use crate::ops::batch;
-use crate::ops::required;
 use crate::receipt;
 use crate::Context;
 use serde::Deserialize;
@@ -35,8 +34,7 @@ pub struct BatchInput {
 
 pub async fn single(context: &Context<'_>, input: SingleInput) -> Result<Value, SqsError> {
     let queue = context.queue(input.queue_url.as_deref())?;
-    let handle = required(input.receipt_handle.as_deref(), "ReceiptHandle")?;
-    let lease = receipt::open(&context.service.tokens, queue.id, handle)?;
+    let lease = receipt::open_required(&context.service.tokens, queue.id, input.receipt_handle.as_deref())?;
     context.engine().delete_messages(&queue, &[lease]).await?;
     Ok(json!({}))
 }
@@ -52,11 +50,7 @@ pub async fn batch(context: &Context<'_>, input: BatchInput) -> Result<Value, Sq
     let mut failed = Vec::new();
     for entry in &input.entries {
         let id = entry.id.as_deref().unwrap_or("");
-        let opened = match entry.receipt_handle.as_deref() {
-            Some(handle) => receipt::open(&context.service.tokens, queue.id, handle),
-            None => Err(SqsError::missing("ReceiptHandle")),
-        };
-        match opened {
+        match receipt::open_required(&context.service.tokens, queue.id, entry.receipt_handle.as_deref()) {
             Ok(lease) => {
                 leases.push(lease);
                 successful.push(json!({ "Id": id }));

@@ -424,3 +424,26 @@ pub async fn drain(client: &aws_sdk_sqs::Client, url: &str) -> Vec<(String, Stri
         }
     }
 }
+
+/// Every attribute of a queue.
+pub async fn queue_attributes(
+    client: &aws_sdk_sqs::Client,
+    url: &str,
+) -> std::collections::HashMap<aws_sdk_sqs::types::QueueAttributeName, String> {
+    client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .expect("get attributes")
+        .attributes()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A queue's tags.
+pub async fn queue_tags(client: &aws_sdk_sqs::Client, url: &str) -> std::collections::BTreeMap<String, String> {
+    let listed = client.list_queue_tags().queue_url(url).send().await.expect("list tags");
+    listed.tags().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+}
