@@ -77,13 +77,6 @@ def test_create_queue_accepts_longest_name(sqs, make_queue):
     assert url.endswith("/" + name)
 
 
-def test_fifo_queue_is_not_supported_yet(sqs):
-    # FIFO queues are the next milestone; until then CreateQueue says so plainly.
-    with pytest.raises(ClientError) as raised:
-        sqs.create_queue(QueueName=unique_name() + ".fifo", Attributes={"FifoQueue": "true"})
-    assert error_code(raised.value) == "AWS.SimpleQueueService.UnsupportedOperation"
-
-
 def test_list_queues_with_prefix(sqs, make_queue):
     prefix = unique_name("list")
     mine = {make_queue(f"{prefix}-{index}") for index in range(3)}

@@ -5,6 +5,7 @@
 //! the documented JSON shape, an oversized body or a timeout becomes a [`CallError`] whose
 //! [`CallError::key`] the scenarios count; nothing here panics on what the server sends.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -270,6 +271,8 @@ pub fn md5_hex(data: &[u8]) -> String {
 #[serde(rename_all = "PascalCase")]
 struct CreateQueueRequest<'a> {
     queue_name: &'a str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    attributes: BTreeMap<&'a str, &'a str>,
 }
 
 #[derive(Deserialize)]
@@ -278,11 +281,24 @@ struct CreateQueueReply {
     queue_url: String,
 }
 
+/// One message to send. The ids are `None` where the queue does not use them; there is no
+/// DelaySeconds, which FIFO queues reject per message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub body: String,
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct SendMessageRequest<'a> {
     queue_url: &'a str,
     message_body: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_group_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_deduplication_id: Option<&'a str>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -303,6 +319,10 @@ struct SendMessageBatchRequest<'a> {
 struct SendMessageBatchRequestEntry<'a> {
     id: String,
     message_body: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_group_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_deduplication_id: Option<&'a str>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -401,26 +421,41 @@ impl SqsClient {
 
     /// Creates the queue or returns the existing one's URL (CreateQueue is idempotent for
     /// equal attributes).
-    pub async fn create_queue(&self, queue_name: &str) -> Result<String, CallError> {
-        let reply: CreateQueueReply =
-            self.inner.call("CreateQueue", &CreateQueueRequest { queue_name }, Duration::ZERO).await?;
+    pub async fn create_queue(&self, queue_name: &str, attributes: &[(&str, &str)]) -> Result<String, CallError> {
+        let request = CreateQueueRequest { queue_name, attributes: attributes.iter().copied().collect() };
+        let reply: CreateQueueReply = self.inner.call("CreateQueue", &request, Duration::ZERO).await?;
         Ok(reply.queue_url)
     }
 
-    pub async fn send_message(&self, queue_url: &str, message_body: &str) -> Result<SendMessageReply, CallError> {
-        self.inner.call("SendMessage", &SendMessageRequest { queue_url, message_body }, Duration::ZERO).await
+    pub async fn send_message(
+        &self,
+        queue_url: &str,
+        message: &OutgoingMessage,
+    ) -> Result<SendMessageReply, CallError> {
+        let request = SendMessageRequest {
+            queue_url,
+            message_body: &message.body,
+            message_group_id: message.group_id.as_deref(),
+            message_deduplication_id: message.deduplication_id.as_deref(),
+        };
+        self.inner.call("SendMessage", &request, Duration::ZERO).await
     }
 
-    /// Entry `Id`s are the bodies' indexes ("0", "1", ...).
+    /// Entry `Id`s are the messages' indexes ("0", "1", ...).
     pub async fn send_message_batch(
         &self,
         queue_url: &str,
-        bodies: &[String],
+        messages: &[OutgoingMessage],
     ) -> Result<SendMessageBatchReply, CallError> {
-        let entries = bodies
+        let entries = messages
             .iter()
             .enumerate()
-            .map(|(index, body)| SendMessageBatchRequestEntry { id: index.to_string(), message_body: body })
+            .map(|(index, message)| SendMessageBatchRequestEntry {
+                id: index.to_string(),
+                message_body: &message.body,
+                message_group_id: message.group_id.as_deref(),
+                message_deduplication_id: message.deduplication_id.as_deref(),
+            })
             .collect();
         self.inner.call("SendMessageBatch", &SendMessageBatchRequest { queue_url, entries }, Duration::ZERO).await
     }
@@ -496,11 +531,34 @@ mod tests {
     fn requests_use_aws_field_spellings() {
         let request = SendMessageBatchRequest {
             queue_url: "http://localhost/000000000000/q",
-            entries: vec![SendMessageBatchRequestEntry { id: "0".into(), message_body: "hello" }],
+            entries: vec![
+                SendMessageBatchRequestEntry {
+                    id: "0".into(),
+                    message_body: "hello",
+                    message_group_id: None,
+                    message_deduplication_id: None,
+                },
+                SendMessageBatchRequestEntry {
+                    id: "1".into(),
+                    message_body: "fifo",
+                    message_group_id: Some("g1"),
+                    message_deduplication_id: Some("7-0-1"),
+                },
+            ],
         };
         assert_eq!(
             serde_json::to_string(&request).expect("serializes"),
-            r#"{"QueueUrl":"http://localhost/000000000000/q","Entries":[{"Id":"0","MessageBody":"hello"}]}"#
+            concat!(
+                r#"{"QueueUrl":"http://localhost/000000000000/q","Entries":[{"Id":"0","MessageBody":"hello"},"#,
+                r#"{"Id":"1","MessageBody":"fifo","MessageGroupId":"g1","MessageDeduplicationId":"7-0-1"}]}"#
+            )
+        );
+        let standard = CreateQueueRequest { queue_name: "q", attributes: BTreeMap::new() };
+        assert_eq!(serde_json::to_string(&standard).expect("serializes"), r#"{"QueueName":"q"}"#);
+        let fifo = CreateQueueRequest { queue_name: "q.fifo", attributes: [("FifoQueue", "true")].into() };
+        assert_eq!(
+            serde_json::to_string(&fifo).expect("serializes"),
+            r#"{"QueueName":"q.fifo","Attributes":{"FifoQueue":"true"}}"#
         );
         let receive = ReceiveMessageRequest { queue_url: "u", max_number_of_messages: 10, wait_time_seconds: 1 };
         assert_eq!(

@@ -316,6 +316,7 @@ fn display_value(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         Value::Null => "-".to_owned(),
+        Value::Bool(flag) => if *flag { "yes" } else { "no" }.to_owned(),
         other => other.to_string(),
     }
 }
@@ -400,7 +401,7 @@ mod tests {
         operations.operation("SendMessage").record_success(Duration::from_millis(2));
         let report = Report {
             scenario: "sqs",
-            settings: vec![("mode", json!("send-only")), ("batch", json!(1))],
+            settings: vec![("mode", json!("send-only")), ("batch", json!(1)), ("fifo", json!(true))],
             window: Duration::from_secs(2),
             messages: vec![MessageCount { name: "sent", in_window: 10, total: 11 }],
             checks: vec![("send_md5_mismatches", 0)],
@@ -411,8 +412,9 @@ mod tests {
         assert_eq!(value["messages"]["sent"]["per_second"], json!(5.0));
         assert_eq!(value["operations"]["SendMessage"]["requests"], json!(1));
         assert_eq!(value["settings"]["mode"], json!("send-only"));
+        assert_eq!(value["settings"]["fifo"], json!(true));
         let text = report.render_text();
-        assert!(text.contains("mode=send-only batch=1"));
+        assert!(text.contains("mode=send-only batch=1 fifo=yes"));
         assert!(text.contains("send_md5_mismatches: 0 (ok)"));
         assert_eq!(report.failed_checks(), 0);
     }

@@ -1,6 +1,7 @@
 //! The SQS scenario: producers send (SendMessage or SendMessageBatch), consumers receive with
 //! long polling and delete (DeleteMessage or DeleteMessageBatch), every digest is checked, and
-//! throughput is measured over a fixed window.
+//! throughput is measured over a fixed window. With `--fifo` the queue is a high-throughput
+//! FIFO queue and every message carries a MessageGroupId and a unique MessageDeduplicationId.
 //!
 //! Each worker keeps its own latency histograms and error counts (no shared lock on the hot
 //! path) and hands them back when it ends; only message counters are shared atomics, because
@@ -8,13 +9,13 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::client::{md5_hex, CallError, SqsClient};
+use crate::client::{md5_hex, CallError, OutgoingMessage, SqsClient};
 use crate::report::{MessageCount, OperationSet, OperationStats, Report};
 
 /// SQS accepts at most ten entries in a batch and ten messages per receive.
@@ -28,6 +29,12 @@ const TRANSPORT_ERROR_PAUSE: Duration = Duration::from_millis(10);
 const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// FIFO queues are created in AWS's high-throughput mode, so throughput is limited per message
+/// group rather than per queue. ContentBasedDeduplication stays off: every message carries its
+/// own MessageDeduplicationId.
+const FIFO_ATTRIBUTES: [(&str, &str); 3] =
+    [("FifoQueue", "true"), ("DeduplicationScope", "messageGroup"), ("FifoThroughputLimit", "perMessageGroupId")];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
@@ -49,7 +56,12 @@ impl Mode {
 #[derive(Clone, Debug)]
 pub struct SqsSettings {
     pub endpoint: String,
+    /// Ends in `.fifo` exactly when `fifo` is set.
     pub queue_name: String,
+    pub fifo: bool,
+    /// Messages are spread round-robin over this many MessageGroupIds; `None` sends none
+    /// (standard queues unless `--groups` is given, for fair queues).
+    pub message_groups: Option<u32>,
     pub mode: Mode,
     pub producers: usize,
     pub consumers: usize,
@@ -70,6 +82,13 @@ impl SqsSettings {
         anyhow::ensure!((1..=BATCH_SIZE_MAX).contains(&self.batch_size), "--batch must be 1..={BATCH_SIZE_MAX}");
         anyhow::ensure!(self.body_bytes >= 1, "--body-bytes must be at least 1");
         anyhow::ensure!(self.producers >= 1, "--producers must be at least 1");
+        anyhow::ensure!(
+            self.queue_name.ends_with(".fifo") == self.fifo,
+            "queue {} needs --fifo exactly when its name ends in .fifo",
+            self.queue_name
+        );
+        anyhow::ensure!(!self.fifo || self.message_groups.is_some(), "a FIFO queue needs message groups");
+        anyhow::ensure!(self.message_groups != Some(0), "--groups must be at least 1");
         anyhow::ensure!(
             self.duration.is_some() || self.messages_max.is_some(),
             "give --duration-secs or --messages so the run can end"
@@ -116,6 +135,9 @@ impl WindowedCounter {
 struct Shared {
     settings: SqsSettings,
     queue_url: String,
+    /// Milliseconds since the Unix epoch at the start, in every MessageDeduplicationId so a
+    /// rerun within the five-minute deduplication window is not silently dropped.
+    run_id: u64,
     started: Instant,
     stop_requested: AtomicBool,
     /// Nanoseconds from `started` to the stop request; `u64::MAX` while running. Replies that
@@ -187,8 +209,9 @@ impl Shared {
 /// the report. Fails only if the queue cannot be created or a worker panics.
 pub async fn run(settings: SqsSettings, client: SqsClient) -> anyhow::Result<Report> {
     settings.validate()?;
+    let attributes: &[(&str, &str)] = if settings.fifo { &FIFO_ATTRIBUTES } else { &[] };
     let queue_url = client
-        .create_queue(&settings.queue_name)
+        .create_queue(&settings.queue_name, attributes)
         .await
         .with_context(|| format!("CreateQueue {} at {} failed", settings.queue_name, settings.endpoint))?;
     let producers = settings.producers;
@@ -197,6 +220,9 @@ pub async fn run(settings: SqsSettings, client: SqsClient) -> anyhow::Result<Rep
         send_budget: settings.messages_max.map(AtomicU64::new),
         settings,
         queue_url,
+        run_id: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX)),
         started: Instant::now(),
         stop_requested: AtomicBool::new(false),
         stop_at_nanos: AtomicU64::new(u64::MAX),
@@ -275,6 +301,8 @@ fn build_report(shared: &Shared, operations: OperationSet) -> Report {
             ("endpoint", json!(settings.endpoint)),
             ("queue", json!(settings.queue_name)),
             ("queue_url", json!(shared.queue_url)),
+            ("fifo", json!(settings.fifo)),
+            ("groups", json!(settings.message_groups)),
             ("producers", json!(settings.producers)),
             ("consumers", json!(settings.consumers_running())),
             ("batch", json!(settings.batch_size)),
@@ -378,6 +406,34 @@ impl BodyFactory {
     }
 }
 
+/// Turns one producer's bodies into messages with its MessageGroupIds and, on FIFO queues,
+/// MessageDeduplicationIds.
+struct MessageIds {
+    producer_index: usize,
+    sequence: u64,
+    groups: Option<u32>,
+    /// `{run_id}-{producer_index}` on FIFO queues, `None` on standard ones.
+    deduplication_prefix: Option<String>,
+}
+
+impl MessageIds {
+    fn new(settings: &SqsSettings, run_id: u64, producer_index: usize) -> Self {
+        let deduplication_prefix = settings.fifo.then(|| format!("{run_id}-{producer_index}"));
+        Self { producer_index, sequence: 0, groups: settings.message_groups, deduplication_prefix }
+    }
+
+    /// Each message takes the next group in turn, so a batch of ten spans up to ten groups;
+    /// producers start at different groups so together they spread evenly too.
+    fn next_message(&mut self, body: String) -> OutgoingMessage {
+        let group_id = self
+            .groups
+            .map(|groups| format!("g{}", (self.producer_index as u64 + self.sequence) % u64::from(groups.max(1))));
+        let deduplication_id = self.deduplication_prefix.as_ref().map(|prefix| format!("{prefix}-{}", self.sequence));
+        self.sequence += 1;
+        OutgoingMessage { body, group_id, deduplication_id }
+    }
+}
+
 /// When a producer's next request is due: as soon as possible (closed loop) or on a fixed
 /// schedule that ignores how long replies take (open loop).
 struct SendSchedule {
@@ -408,6 +464,7 @@ async fn producer(shared: Arc<Shared>, client: SqsClient, index: usize) -> Opera
     let settings = &shared.settings;
     let mut operations = OperationSet::default();
     let mut bodies = BodyFactory::new(settings.body_bytes, index);
+    let mut ids = MessageIds::new(settings, shared.run_id, index);
     let mut schedule = SendSchedule::new(settings.send_rate_per_second, settings.producers, index);
     let operation = send_operation_name(settings.batch_size);
     while !shared.stopping() {
@@ -433,26 +490,24 @@ async fn producer(shared: Arc<Shared>, client: SqsClient, index: usize) -> Opera
             }
             None => Instant::now(),
         };
-        let batch: Vec<String> = (0..count).map(|_| bodies.next_body()).collect();
-        let digests: Vec<String> = batch.iter().map(|body| md5_hex(body.as_bytes())).collect();
+        let batch: Vec<OutgoingMessage> = (0..count).map(|_| ids.next_message(bodies.next_body())).collect();
+        let digests: Vec<String> = batch.iter().map(|message| md5_hex(message.body.as_bytes())).collect();
         let stats = operations.operation(operation);
-        let outcome = if settings.batch_size == 1 {
-            let body = batch.first().map(String::as_str).unwrap_or("");
-            client.send_message(&shared.queue_url, body).await.map(|reply| {
+        let outcome = match (settings.batch_size, batch.as_slice()) {
+            (1, [message]) => client.send_message(&shared.queue_url, message).await.map(|reply| {
                 let completed = Instant::now();
                 stats.record_success(completed.saturating_duration_since(scheduled));
                 let matches = reply.md5_of_message_body.as_deref() == digests.first().map(String::as_str);
                 (completed, 1, u64::from(!matches))
-            })
-        } else {
-            client.send_message_batch(&shared.queue_url, &batch).await.map(|reply| {
+            }),
+            _ => client.send_message_batch(&shared.queue_url, &batch).await.map(|reply| {
                 let completed = Instant::now();
                 stats.record_success(completed.saturating_duration_since(scheduled));
                 let (sent, mismatches) = check_send_batch(reply, &digests, |key| {
                     stats.record_error(key);
                 });
                 (completed, sent, mismatches)
-            })
+            }),
         };
         match outcome {
             Ok((completed, sent, mismatches)) => {
@@ -644,6 +699,55 @@ mod tests {
         assert_eq!(tiny.next_body(), "12");
     }
 
+    fn settings(queue_name: &str, fifo: bool, message_groups: Option<u32>) -> SqsSettings {
+        SqsSettings {
+            endpoint: "http://localhost".into(),
+            queue_name: queue_name.into(),
+            fifo,
+            message_groups,
+            mode: Mode::SendReceiveDelete,
+            producers: 2,
+            consumers: 2,
+            batch_size: 10,
+            body_bytes: 8,
+            duration: Some(Duration::from_secs(1)),
+            messages_max: None,
+            send_rate_per_second: None,
+            wait_time_seconds: 0,
+            progress: false,
+        }
+    }
+
+    #[test]
+    fn fifo_messages_cycle_through_groups_with_unique_deduplication_ids() {
+        let mut ids = MessageIds::new(&settings("q.fifo", true, Some(3)), 42, 1);
+        let messages: Vec<OutgoingMessage> = (0..4).map(|_| ids.next_message("b".into())).collect();
+        let groups: Vec<_> = messages.iter().map(|message| message.group_id.as_deref()).collect();
+        assert_eq!(groups, vec![Some("g1"), Some("g2"), Some("g0"), Some("g1")]);
+        let deduplication: Vec<_> = messages.iter().map(|message| message.deduplication_id.as_deref()).collect();
+        assert_eq!(deduplication, vec![Some("42-1-0"), Some("42-1-1"), Some("42-1-2"), Some("42-1-3")]);
+
+        let mut plain = MessageIds::new(&settings("q", false, None), 42, 0);
+        assert_eq!(
+            plain.next_message("b".into()),
+            OutgoingMessage { body: "b".into(), group_id: None, deduplication_id: None }
+        );
+        // Fair queues: standard queue, group ids but no deduplication ids.
+        let mut fair = MessageIds::new(&settings("q", false, Some(2)), 42, 0);
+        let fair_message = fair.next_message("b".into());
+        assert_eq!((fair_message.group_id.as_deref(), fair_message.deduplication_id), (Some("g0"), None));
+    }
+
+    #[test]
+    fn fifo_needs_a_fifo_name_and_groups() {
+        assert!(settings("q.fifo", true, Some(1)).validate().is_ok());
+        assert!(settings("q", false, Some(4)).validate().is_ok());
+        assert!(settings("q", true, Some(1)).validate().is_err());
+        assert!(settings("q.fifo", false, None).validate().is_err());
+        assert!(settings("q.fifo", true, None).validate().is_err());
+        assert!(settings("q", false, Some(0)).validate().is_err());
+    }
+
     #[test]
     fn open_loop_schedule_is_evenly_spaced_across_producers() {
         // 100 requests/s over 4 producers: each producer every 40 ms, offset by 10 ms.
@@ -681,6 +785,8 @@ mod tests {
             settings: SqsSettings {
                 endpoint: "http://localhost".into(),
                 queue_name: "q".into(),
+                fifo: false,
+                message_groups: None,
                 mode: Mode::SendOnly,
                 producers: 1,
                 consumers: 0,
@@ -693,6 +799,7 @@ mod tests {
                 progress: false,
             },
             queue_url: "u".into(),
+            run_id: 0,
             started: Instant::now(),
             stop_requested: AtomicBool::new(false),
             stop_at_nanos: AtomicU64::new(u64::MAX),

@@ -7,19 +7,27 @@
 
 use crate::clock::Clock;
 use crate::error::DomainError;
-use crate::queue::{ContentBudget, LeaseRef, Queue, QueueCounts, QueueState, VisibilityChangeError};
+use crate::queue::{ContentBudget, Deduplicated, LeaseRef, Queue, QueueCounts, QueueState, VisibilityChangeError};
 use crate::settings::{QueueName, QueueSettings};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use wharf_store::{MessageContent, MessageMeta, Mutation, QueueRecord, Store};
+use wharf_store::{DedupRecord, MessageContent, MessageMeta, Mutation, QueueRecord, Store};
 
 /// The longest a message may stay leased from the receive that leased it.
 pub const LEASE_TOTAL_MS_MAX: u64 = 43_200_000;
 /// How long after a purge another purge of the same queue is refused.
 pub const PURGE_INTERVAL_MS: u64 = 60_000;
 
+/// How long a FIFO queue remembers a deduplication id, and a receive attempt id.
+pub const DEDUP_WINDOW_MS: u64 = 300_000;
+
 const NEXT_QUEUE_ID_SETTING: &str = "next_queue_id";
+/// The queue-record pair holding a queue's sequence-number reservation.
+const SEQ_RESERVED_PAIR: &str = "seq_reserved";
+/// How many sequence numbers one reservation covers: one queue-record write per this many
+/// messages, and at most this many numbers skipped by a restart.
+const SEQ_RESERVATION_BLOCK: u64 = 1 << 20;
 const TOKEN_SECRET_SETTING: &str = "token_secret";
 
 /// A message to append.
@@ -31,14 +39,14 @@ pub struct NewMessage {
     pub size_bytes: u32,
 }
 
-/// An appended message.
+/// An appended message; for a duplicate on a FIFO queue, the message the original send made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SentMessage {
     pub message_id: [u8; 16],
     pub seq: u64,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ReceiveRequest {
     pub max_messages: usize,
     /// Overrides the queue's visibility timeout when set.
@@ -48,6 +56,9 @@ pub struct ReceiveRequest {
     /// The most messages the queue may have leased at once; a receive that would need more is
     /// refused while any message is waiting to be received.
     pub leased_messages_max: Option<u64>,
+    /// FIFO queues: a retried receive with the same id, within [`DEDUP_WINDOW_MS`] and while
+    /// its messages are untouched, gets the same messages again.
+    pub attempt_id: Option<String>,
 }
 
 /// A leased message as handed to a receiver.
@@ -59,7 +70,7 @@ pub struct Delivery {
 
 impl Delivery {
     pub fn lease(&self) -> LeaseRef {
-        LeaseRef { seq: self.meta.seq, message_id: self.meta.message_id, receive_count: self.meta.receive_count }
+        LeaseRef::of(&self.meta)
     }
 }
 
@@ -123,17 +134,20 @@ impl Engine {
         let mut queues = HashMap::new();
         for record in snapshot.queues {
             next_queue_id = next_queue_id.max(record.id + 1);
+            let mut state = QueueState::new(
+                QueueSettings::from_pairs(&record.attributes),
+                record.tags.into_iter().collect(),
+                record.modified_ms,
+                budget.clone(),
+            );
+            let reserved = record.attributes.iter().find(|(key, _)| key == SEQ_RESERVED_PAIR);
+            state.resume_seq_after(reserved.and_then(|(_, value)| value.parse().ok()).unwrap_or(0));
             let queue = Arc::new(Queue {
                 id: record.id,
                 account: record.account.clone(),
                 name: record.name.clone(),
                 created_ms: record.created_ms,
-                state: std::sync::Mutex::new(QueueState::new(
-                    QueueSettings::from_pairs(&record.attributes),
-                    record.tags.into_iter().collect(),
-                    record.modified_ms,
-                    budget.clone(),
-                )),
+                state: std::sync::Mutex::new(state),
                 arrivals: tokio::sync::Notify::new(),
             });
             by_id.insert(record.id, queue.clone());
@@ -146,6 +160,23 @@ impl Engine {
                 // Leases are not persisted: a message in flight at shutdown is visible again.
                 state.insert(meta, now_ms);
             }
+        }
+        let mut expired_dedup = Vec::new();
+        for (queue_id, records) in snapshot.dedup {
+            let Some(queue) = by_id.get(&queue_id) else { continue };
+            let mut state = queue.lock();
+            for record in records {
+                if record.expires_ms <= now_ms {
+                    expired_dedup.push(Mutation::DeleteDedup { queue: queue_id, key: record.key });
+                    continue;
+                }
+                let found =
+                    Deduplicated { message_id: record.message_id, seq: record.seq, expires_ms: record.expires_ms };
+                state.remember_dedup(record.key, found);
+            }
+        }
+        if !expired_dedup.is_empty() {
+            drop(store.submit(expired_dedup));
         }
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let move_tasks = crate::move_task::MoveTasks::load(&snapshot.settings);
@@ -339,7 +370,8 @@ impl Engine {
         let refreshed = state.refresh(self.clock.now_ms());
         let deletes = refreshed.expired.into_iter().map(|seq| Mutation::DeleteMessage { queue: queue.id, seq });
         let updates = refreshed.returned.into_iter().map(|meta| Mutation::UpdateMessage { queue: queue.id, meta });
-        let batch: Vec<Mutation> = deletes.chain(updates).collect();
+        let forgotten = refreshed.dedup_expired.into_iter().map(|key| Mutation::DeleteDedup { queue: queue.id, key });
+        let batch: Vec<Mutation> = deletes.chain(updates).chain(forgotten).collect();
         if !batch.is_empty() {
             drop(self.store.submit(batch));
         }
@@ -375,17 +407,26 @@ impl Engine {
     }
 
     /// Appends messages; returns once they are durable, then makes them receivable.
+    ///
+    /// On a FIFO queue a message whose deduplication key was accepted within the window is not
+    /// appended; its result is the original message. Results keep the order of `messages`.
     pub async fn send(&self, queue: &Queue, messages: Vec<NewMessage>) -> Result<Vec<SentMessage>, DomainError> {
         let now_ms = self.clock.now_ms();
-        let (metas, contents, commit) = {
+        let (sent, fresh, remembered, commit) = {
             let mut state = queue.lock();
             if state.deleted {
                 return Err(DomainError::QueueDoesNotExist);
             }
-            let mut metas = Vec::with_capacity(messages.len());
-            let mut contents = Vec::with_capacity(messages.len());
+            let mut sent = Vec::with_capacity(messages.len());
+            let mut fresh = Vec::with_capacity(messages.len());
+            let mut remembered = Vec::new();
             let mut batch = Vec::with_capacity(messages.len());
             for message in messages {
+                let dedup_key = dedup_key(&state.settings, &message.content);
+                if let Some(found) = dedup_key.as_deref().and_then(|key| state.deduplicated(key, now_ms)) {
+                    sent.push(SentMessage { message_id: found.message_id, seq: found.seq });
+                    continue;
+                }
                 let delay_seconds = message.delay_seconds.unwrap_or(state.settings.delay_seconds);
                 let meta = MessageMeta {
                     seq: state.reserve_seq(),
@@ -395,16 +436,43 @@ impl Engine {
                     receive_count: 0,
                     first_receive_ms: 0,
                     size_bytes: message.size_bytes,
+                    group_key: message.content.group_id.as_deref().map_or(0, group_key),
                 };
-                metas.push(meta);
-                contents.push(message.content.clone());
+                if let Some(key) = dedup_key {
+                    let found = Deduplicated {
+                        message_id: meta.message_id,
+                        seq: meta.seq,
+                        expires_ms: now_ms + DEDUP_WINDOW_MS,
+                    };
+                    let record = DedupRecord {
+                        key: key.clone(),
+                        message_id: found.message_id,
+                        seq: found.seq,
+                        expires_ms: found.expires_ms,
+                    };
+                    state.remember_dedup(key.clone(), found);
+                    remembered.push(key);
+                    batch.push(Mutation::PutDedup { queue: queue.id, record });
+                }
+                sent.push(SentMessage { message_id: meta.message_id, seq: meta.seq });
+                fresh.push((meta, message.content.clone()));
                 batch.push(Mutation::PutMessage { queue: queue.id, meta, content: message.content });
             }
-            (metas, contents, self.store.submit(batch))
+            if state.extend_seq_reservation(SEQ_RESERVATION_BLOCK) {
+                batch.push(Mutation::PutQueue(record_of(queue, &state)));
+            }
+            // Even a batch of duplicates only is submitted: its commit resolves after the
+            // originals' (batches commit in order), so a duplicate is never acknowledged first.
+            (sent, fresh, remembered, self.store.submit(batch))
         };
-        commit.await?;
-        let sent = metas.iter().map(|meta| SentMessage { message_id: meta.message_id, seq: meta.seq }).collect();
-        self.insert_durable(queue, metas.into_iter().zip(contents).collect());
+        if let Err(error) = commit.await {
+            let mut state = queue.lock();
+            for key in &remembered {
+                state.forget_dedup(key);
+            }
+            return Err(error.into());
+        }
+        self.insert_durable(queue, fresh);
         Ok(sent)
     }
 
@@ -428,6 +496,10 @@ impl Engine {
 
     /// Leases up to `max_messages` messages, waiting up to `wait_ms` for one to become visible.
     pub async fn receive(&self, queue: &Arc<Queue>, request: ReceiveRequest) -> Result<Vec<Delivery>, DomainError> {
+        if let Some(replayed) = self.replay_attempt(queue, &request) {
+            let (leased, cached) = replayed?;
+            return self.read_deliveries(queue, leased, cached);
+        }
         let deadline_ms = self.clock.now_ms().saturating_add(request.wait_ms);
         let mut shutdown = self.shutdown.subscribe();
         loop {
@@ -464,6 +536,13 @@ impl Engine {
                 // leased messages are deleted, and their counts never need to reach the disk.
                 let cached: Vec<Option<MessageContent>> =
                     claim.leased.iter().map(|meta| state.cached_content(meta.seq)).collect();
+                if let Some(id) =
+                    request.attempt_id.as_ref().filter(|_| state.settings.fifo && !claim.leased.is_empty())
+                {
+                    let now_ms = self.clock.now_ms();
+                    let leases = claim.leased.iter().map(|meta| LeaseRef::of(meta)).collect();
+                    state.remember_attempt(id.clone(), now_ms, now_ms + DEDUP_WINDOW_MS, leases);
+                }
                 (claim, cached, state.next_wakeup_ms(), dead_letter.map(|(target, _)| target))
             };
 
@@ -487,6 +566,30 @@ impl Engine {
                 _ = shutdown.changed() => return Ok(Vec::new()),
             }
         }
+    }
+
+    /// The messages an earlier receive attempt with the request's id got, leased again, if
+    /// the queue is FIFO and they are all still leased by that attempt.
+    #[allow(clippy::type_complexity)]
+    fn replay_attempt(
+        &self,
+        queue: &Queue,
+        request: &ReceiveRequest,
+    ) -> Option<Result<(Vec<MessageMeta>, Vec<Option<MessageContent>>), DomainError>> {
+        let id = request.attempt_id.as_deref()?;
+        let mut state = queue.lock();
+        if state.deleted {
+            return Some(Err(DomainError::QueueDoesNotExist));
+        }
+        if !state.settings.fifo {
+            return None;
+        }
+        self.refresh(queue, &mut state);
+        let visibility_seconds =
+            request.visibility_timeout_seconds.unwrap_or(state.settings.visibility_timeout_seconds);
+        let leased = state.replay_attempt(id, self.clock.now_ms(), u64::from(visibility_seconds) * 1000)?;
+        let cached = leased.iter().map(|meta| state.cached_content(meta.seq)).collect();
+        Some(Ok((leased, cached)))
     }
 
     fn read_deliveries(
@@ -547,6 +650,9 @@ impl Engine {
                 Mutation::PutMessage { queue: target.id, meta: moved, content: content.clone() },
                 Mutation::DeleteMessage { queue: source.id, seq: meta.seq },
             ];
+            if state.extend_seq_reservation(SEQ_RESERVATION_BLOCK) {
+                batch.push(Mutation::PutQueue(record_of(target, &state)));
+            }
             batch.extend(also);
             (moved, self.store.submit(batch))
         };
@@ -555,24 +661,37 @@ impl Engine {
         Ok(true)
     }
 
-    /// Deletes messages by lease. A message that is already gone counts as deleted.
-    pub async fn delete_messages(&self, queue: &Queue, leases: &[LeaseRef]) -> Result<(), DomainError> {
-        let commit = {
+    /// Deletes messages by lease, answering for each one. A message that is already gone
+    /// counts as deleted; on a FIFO queue a lease that ended is [`DomainError::LeaseExpired`].
+    pub async fn delete_messages(
+        &self,
+        queue: &Queue,
+        leases: &[LeaseRef],
+    ) -> Result<Vec<Result<(), DomainError>>, DomainError> {
+        let (outcomes, commit) = {
             let mut state = queue.lock();
             if state.deleted {
                 return Err(DomainError::QueueDoesNotExist);
             }
-            let batch: Vec<Mutation> = leases
-                .iter()
-                .filter_map(|lease| state.remove_leased(*lease))
-                .map(|meta| Mutation::DeleteMessage { queue: queue.id, seq: meta.seq })
-                .collect();
-            if batch.is_empty() {
-                return Ok(());
+            self.refresh(queue, &mut state);
+            let mut batch = Vec::new();
+            let mut outcomes = Vec::with_capacity(leases.len());
+            for lease in leases {
+                match state.remove_leased(*lease) {
+                    Ok(removed) => {
+                        batch.extend(removed.map(|meta| Mutation::DeleteMessage { queue: queue.id, seq: meta.seq }));
+                        outcomes.push(Ok(()));
+                    }
+                    Err(_) => outcomes.push(Err(DomainError::LeaseExpired)),
+                }
             }
-            self.store.submit(batch)
+            if batch.is_empty() {
+                return Ok(outcomes);
+            }
+            (outcomes, self.store.submit(batch))
         };
-        Ok(commit.await?)
+        commit.await?;
+        Ok(outcomes)
     }
 
     /// Changes how long a leased message stays invisible; 0 releases it at once.
@@ -628,13 +747,36 @@ impl Engine {
 }
 
 fn record_of(queue: &Queue, state: &QueueState) -> QueueRecord {
+    let mut attributes = state.settings.to_pairs();
+    attributes.push((SEQ_RESERVED_PAIR.to_string(), state.seq_reserved.to_string()));
     QueueRecord {
         id: queue.id,
         account: queue.account.clone(),
         name: queue.name.clone(),
         created_ms: queue.created_ms,
         modified_ms: state.modified_ms,
-        attributes: state.settings.to_pairs(),
+        attributes,
         tags: state.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
     }
+}
+
+/// A stable digest of a message group id (the first 8 bytes of its SHA-256, never 0, which
+/// means "no group"). Stored with each message, so it must not change between versions.
+pub fn group_key(group_id: &str) -> u64 {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(group_id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first).max(1)
+}
+
+/// The key a FIFO queue deduplicates a message by: its deduplication id, within its group when
+/// the queue deduplicates per group. None on standard queues and for messages without an id.
+fn dedup_key(settings: &QueueSettings, content: &MessageContent) -> Option<String> {
+    let id = content.deduplication_id.as_deref().filter(|_| settings.fifo)?;
+    if settings.dedup_per_group {
+        // Group and deduplication ids are printable characters, so NUL cannot be inside either.
+        return Some(format!("{}\u{0}{id}", content.group_id.as_deref().unwrap_or("")));
+    }
+    Some(id.to_string())
 }

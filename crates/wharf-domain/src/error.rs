@@ -16,6 +16,8 @@ pub enum DomainError {
     MessageNotInFlight,
     #[error("the message does not exist or its lease is no longer current")]
     LeaseNotCurrent,
+    #[error("the lease ended and the message may be leased to another receiver (FIFO)")]
+    LeaseExpired,
     #[error("the total visibility timeout would exceed {max_seconds} seconds")]
     VisibilityTimeoutTooLong { max_seconds: u64 },
     #[error("the queue has as many leased messages as it may have")]

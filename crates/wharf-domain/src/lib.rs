@@ -16,7 +16,10 @@ pub mod queue;
 pub mod settings;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Delivery, Engine, EngineOptions, NewMessage, ReceiveRequest, SentMessage, LEASE_TOTAL_MS_MAX};
+pub use engine::{
+    group_key, Delivery, Engine, EngineOptions, NewMessage, ReceiveRequest, SentMessage, DEDUP_WINDOW_MS,
+    LEASE_TOTAL_MS_MAX,
+};
 pub use error::DomainError;
 pub use move_task::{MoveFailure, MoveTask, MoveTaskStatus};
 pub use queue::{LeaseRef, Queue, QueueCounts};

@@ -5,6 +5,13 @@
 //! Message states: `delayed → visible → leased → (deleted | visible again | dead-lettered)`.
 //! Each message sits in exactly one of the `delayed`, `visible` and `leased` sets, keyed so the
 //! next one due comes first; `expiry` orders every message by sent time for retention.
+//!
+//! Delivery order comes from message groups (messages without a group form group 0). `ready`
+//! holds every group that can deliver now, best first:
+//! - FIFO queues: a group is ready when none of its messages is leased and its oldest message is
+//!   visible; groups are served oldest head first, and a receive takes a run of one group.
+//! - Standard queues ("fair queues"): a group with visible messages is ready, ranked by how many
+//!   of its messages are leased, so a group with a large backlog in flight cannot starve others.
 
 use crate::settings::QueueSettings;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -71,6 +78,13 @@ pub struct LeaseRef {
     pub receive_count: u32,
 }
 
+impl LeaseRef {
+    /// The lease a message's current receive holds.
+    pub fn of(meta: &MessageMeta) -> Self {
+        LeaseRef { seq: meta.seq, message_id: meta.message_id, receive_count: meta.receive_count }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum EntryState {
     Delayed { available_ms: u64 },
@@ -99,6 +113,27 @@ pub(crate) struct Refreshed {
     pub expired: Vec<u64>,
     /// Messages whose lease ran out; visible again with a raised receive count.
     pub returned: Vec<MessageMeta>,
+    /// Deduplication keys whose window ended.
+    pub dedup_expired: Vec<String>,
+}
+
+/// One message group's part of the delivery order.
+#[derive(Debug, Default)]
+struct Group {
+    /// FIFO: every message of the group, in any state. Standard: its visible messages.
+    pending: BTreeSet<u64>,
+    /// How many of its messages are leased.
+    leased: u32,
+    /// The group's current key in `ready` (rank, next seq), if it is there.
+    ready_key: Option<(u32, u64)>,
+}
+
+/// A deduplication id accepted within the window, and the message it produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deduplicated {
+    pub message_id: [u8; 16],
+    pub seq: u64,
+    pub expires_ms: u64,
 }
 
 /// What a claim took off the queue.
@@ -121,7 +156,17 @@ pub(crate) struct QueueState {
     delayed: BTreeSet<(u64, u64)>,
     leased: BTreeSet<(u64, u64)>,
     expiry: BTreeSet<(u64, u64)>,
+    groups: HashMap<u64, Group>,
+    /// Groups that can deliver now: (rank, seq of the group's next message, group key).
+    ready: BTreeSet<(u32, u64, u64)>,
+    dedup: HashMap<String, Deduplicated>,
+    dedup_expiry: BTreeSet<(u64, String)>,
+    /// FIFO receive attempts: id → (when it stops counting, the leases it got).
+    attempts: HashMap<String, (u64, Vec<LeaseRef>)>,
     next_seq: u64,
+    /// Sequence numbers up to this one may have been handed out before a restart; it is
+    /// persisted ahead of use so a restarted queue never hands one out twice.
+    pub seq_reserved: u64,
     /// Messages with `seq <= purged_up_to` were purged; a send that commits late must not
     /// bring one back.
     purged_up_to: u64,
@@ -148,7 +193,13 @@ impl QueueState {
             delayed: BTreeSet::new(),
             leased: BTreeSet::new(),
             expiry: BTreeSet::new(),
+            groups: HashMap::new(),
+            ready: BTreeSet::new(),
+            dedup: HashMap::new(),
+            dedup_expiry: BTreeSet::new(),
+            attempts: HashMap::new(),
             next_seq: 1,
+            seq_reserved: 0,
             purged_up_to: 0,
             cached: HashMap::new(),
             budget,
@@ -192,6 +243,151 @@ impl QueueState {
         seq
     }
 
+    /// Continues numbering after everything a previous run may have handed out.
+    pub fn resume_seq_after(&mut self, reserved: u64) {
+        self.seq_reserved = reserved;
+        self.next_seq = self.next_seq.max(reserved + 1);
+    }
+
+    /// Extends the persisted reservation when the numbers handed out have reached it; the
+    /// caller persists the queue record in the same batch as the messages. Returns whether it
+    /// did.
+    pub fn extend_seq_reservation(&mut self, block: u64) -> bool {
+        if self.next_seq <= self.seq_reserved + 1 {
+            return false;
+        }
+        self.seq_reserved = self.next_seq - 1 + block;
+        true
+    }
+
+    /// The message a deduplication key produced, if the key is inside its window.
+    pub fn deduplicated(&self, key: &str, now_ms: u64) -> Option<Deduplicated> {
+        self.dedup.get(key).copied().filter(|found| found.expires_ms > now_ms)
+    }
+
+    pub fn remember_dedup(&mut self, key: String, found: Deduplicated) {
+        if let Some(previous) = self.dedup.insert(key.clone(), found) {
+            self.dedup_expiry.remove(&(previous.expires_ms, key.clone()));
+        }
+        self.dedup_expiry.insert((found.expires_ms, key));
+    }
+
+    /// Forgets a key whose message never became durable.
+    pub fn forget_dedup(&mut self, key: &str) {
+        if let Some(previous) = self.dedup.remove(key) {
+            self.dedup_expiry.remove(&(previous.expires_ms, key.to_string()));
+        }
+    }
+
+    /// Records what a receive attempt leased, so a retry can get the same messages.
+    pub fn remember_attempt(&mut self, id: String, now_ms: u64, expires_ms: u64, leases: Vec<LeaseRef>) {
+        self.attempts.retain(|_, (until_ms, _)| *until_ms > now_ms);
+        self.attempts.insert(id, (expires_ms, leases));
+    }
+
+    /// Leases again, for `visibility_ms` from now, what an earlier attempt with this id got,
+    /// provided every one of those leases is still current. Returns the messages.
+    pub fn replay_attempt(&mut self, id: &str, now_ms: u64, visibility_ms: u64) -> Option<Vec<MessageMeta>> {
+        let leases = self.attempts.get(id).filter(|(until_ms, _)| *until_ms > now_ms)?.1.clone();
+        let mut renewed = Vec::with_capacity(leases.len());
+        for lease in &leases {
+            let entry = self.entries.get(&lease.seq)?;
+            let EntryState::Leased { leased_at_ms, .. } = entry.state else { return None };
+            if entry.meta.message_id != lease.message_id || entry.meta.receive_count != lease.receive_count {
+                return None;
+            }
+            renewed.push((entry.meta, leased_at_ms));
+        }
+        let deadline_ms = now_ms.saturating_add(visibility_ms);
+        for (meta, leased_at_ms) in &renewed {
+            self.transition(meta.seq, EntryState::Leased { deadline_ms, leased_at_ms: *leased_at_ms });
+        }
+        Some(renewed.into_iter().map(|(meta, _)| meta).collect())
+    }
+
+    fn fifo(&self) -> bool {
+        self.settings.fifo
+    }
+
+    /// Recomputes a group's place in `ready` after any change to it, and drops groups that
+    /// hold nothing any more.
+    fn rerank(&mut self, group_key: u64) {
+        let Some(group) = self.groups.get_mut(&group_key) else { return };
+        let key = match group.pending.first() {
+            None => None,
+            Some(&head) if self.settings.fifo => {
+                let head_visible = self.entries.get(&head).is_some_and(|entry| entry.state == EntryState::Visible);
+                (group.leased == 0 && head_visible).then_some((0, head))
+            }
+            Some(&head) => Some((group.leased, head)),
+        };
+        if group.ready_key != key {
+            if let Some((rank, seq)) = group.ready_key {
+                self.ready.remove(&(rank, seq, group_key));
+            }
+            if let Some((rank, seq)) = key {
+                self.ready.insert((rank, seq, group_key));
+            }
+            group.ready_key = key;
+        }
+        if group.pending.is_empty() && group.leased == 0 {
+            self.groups.remove(&group_key);
+        }
+    }
+
+    /// Puts a message into the set of its state and updates its group.
+    fn enter_state(&mut self, seq: u64, group_key: u64, state: EntryState) {
+        let fifo = self.fifo();
+        let group = self.groups.entry(group_key).or_default();
+        match state {
+            EntryState::Delayed { available_ms } => {
+                self.delayed.insert((available_ms, seq));
+            }
+            EntryState::Visible => {
+                self.visible.insert(seq);
+                if !fifo {
+                    group.pending.insert(seq);
+                }
+            }
+            EntryState::Leased { deadline_ms, .. } => {
+                self.leased.insert((deadline_ms, seq));
+                group.leased += 1;
+            }
+        }
+        self.rerank(group_key);
+    }
+
+    /// Takes a message out of the set of its state and updates its group.
+    fn leave_state(&mut self, seq: u64, group_key: u64, state: EntryState) {
+        let fifo = self.fifo();
+        let group = self.groups.entry(group_key).or_default();
+        match state {
+            EntryState::Delayed { available_ms } => {
+                self.delayed.remove(&(available_ms, seq));
+            }
+            EntryState::Visible => {
+                self.visible.remove(&seq);
+                if !fifo {
+                    group.pending.remove(&seq);
+                }
+            }
+            EntryState::Leased { deadline_ms, .. } => {
+                self.leased.remove(&(deadline_ms, seq));
+                group.leased = group.leased.saturating_sub(1);
+            }
+        }
+        self.rerank(group_key);
+    }
+
+    /// Moves a present message to a new state.
+    fn transition(&mut self, seq: u64, state: EntryState) {
+        let Some(entry) = self.entries.get_mut(&seq) else { return };
+        let (old, group_key) = (entry.state, entry.meta.group_key);
+        entry.state = state;
+        self.leave_state(seq, group_key, old);
+        self.enter_state(seq, group_key, state);
+    }
+
     /// Adds a message whose write is durable. Returns whether it is visible right away.
     pub fn insert(&mut self, meta: MessageMeta, now_ms: u64) -> bool {
         if self.deleted || meta.seq <= self.purged_up_to {
@@ -199,14 +395,16 @@ impl QueueState {
         }
         self.next_seq = self.next_seq.max(meta.seq + 1);
         let state = if meta.available_ms > now_ms {
-            self.delayed.insert((meta.available_ms, meta.seq));
             EntryState::Delayed { available_ms: meta.available_ms }
         } else {
-            self.visible.insert(meta.seq);
             EntryState::Visible
         };
         self.expiry.insert((meta.sent_ms, meta.seq));
         self.entries.insert(meta.seq, Entry { meta, state });
+        if self.fifo() {
+            self.groups.entry(meta.group_key).or_default().pending.insert(meta.seq);
+        }
+        self.enter_state(meta.seq, meta.group_key, state);
         state == EntryState::Visible
     }
 
@@ -227,18 +425,26 @@ impl QueueState {
             if available_ms > now_ms {
                 break;
             }
-            self.delayed.pop_first();
-            self.make_visible(seq);
+            self.transition(seq, EntryState::Visible);
         }
         while let Some(&(deadline_ms, seq)) = self.leased.first() {
             if deadline_ms > now_ms {
                 break;
             }
-            self.leased.pop_first();
-            self.make_visible(seq);
+            self.transition(seq, EntryState::Visible);
             returned.extend(self.entries.get(&seq).map(|entry| entry.meta));
         }
-        Refreshed { expired, returned }
+        let mut dedup_expired = Vec::new();
+        while let Some((expires_ms, _)) = self.dedup_expiry.first() {
+            if *expires_ms > now_ms {
+                break;
+            }
+            if let Some((_, key)) = self.dedup_expiry.pop_first() {
+                self.dedup.remove(&key);
+                dedup_expired.push(key);
+            }
+        }
+        Refreshed { expired, returned, dedup_expired }
     }
 
     pub fn meta(&self, seq: u64) -> Option<MessageMeta> {
@@ -250,68 +456,104 @@ impl QueueState {
         self.leased.iter().filter_map(|(_, seq)| self.meta(*seq)).collect()
     }
 
-    fn make_visible(&mut self, seq: u64) {
-        if let Some(entry) = self.entries.get_mut(&seq) {
-            entry.state = EntryState::Visible;
-            self.visible.insert(seq);
-        }
-    }
-
     /// Leases up to `max` visible messages for `visibility_ms`. With a dead-letter limit, a
     /// message already received that many times is removed instead and returned for moving.
+    ///
+    /// Messages come from the best ready group; on a FIFO queue a receive takes as long a run of
+    /// one group's visible messages as it can before moving to the next group.
     pub fn claim(&mut self, now_ms: u64, max: usize, visibility_ms: u64, dead_letter_limit: Option<u32>) -> Claim {
         let mut claim = Claim::default();
         while claim.leased.len() < max {
-            let Some(seq) = self.visible.pop_first() else { break };
-            let Some(entry) = self.entries.get_mut(&seq) else { continue };
-            if dead_letter_limit.is_some_and(|limit| entry.meta.receive_count >= limit) {
-                let meta = entry.meta;
-                self.remove(seq);
-                claim.dead_lettered.push(meta);
-                continue;
+            let Some(&(_, mut seq, group_key)) = self.ready.first() else { break };
+            loop {
+                let following = if self.fifo() { self.next_in_group(group_key, seq) } else { None };
+                self.claim_one(seq, now_ms, visibility_ms, dead_letter_limit, &mut claim);
+                match following {
+                    Some(next) if claim.leased.len() < max => seq = next,
+                    _ => break,
+                }
             }
-            entry.meta.receive_count = entry.meta.receive_count.saturating_add(1);
-            if entry.meta.first_receive_ms == 0 {
-                entry.meta.first_receive_ms = now_ms;
-            }
-            let deadline_ms = now_ms.saturating_add(visibility_ms);
-            entry.state = EntryState::Leased { deadline_ms, leased_at_ms: now_ms };
-            self.leased.insert((deadline_ms, seq));
-            claim.leased.push(entry.meta);
         }
         claim
     }
 
-    /// Removes a message wherever it is. Returns its metadata if it was there.
-    /// Removes the message a lease names, if it is still the same message.
-    pub fn remove_leased(&mut self, lease: LeaseRef) -> Option<MessageMeta> {
+    /// The message after `seq` in a FIFO group, if it is visible.
+    fn next_in_group(&self, group_key: u64, seq: u64) -> Option<u64> {
+        let next = *self.groups.get(&group_key)?.pending.range(seq + 1..).next()?;
+        self.entries.get(&next).filter(|entry| entry.state == EntryState::Visible).map(|_| next)
+    }
+
+    /// Leases one visible message, or removes it for the dead-letter queue.
+    fn claim_one(
+        &mut self,
+        seq: u64,
+        now_ms: u64,
+        visibility_ms: u64,
+        dead_letter_limit: Option<u32>,
+        claim: &mut Claim,
+    ) {
+        let Some(entry) = self.entries.get_mut(&seq) else { return };
+        if dead_letter_limit.is_some_and(|limit| entry.meta.receive_count >= limit) {
+            let meta = entry.meta;
+            self.remove(seq);
+            claim.dead_lettered.push(meta);
+            return;
+        }
+        entry.meta.receive_count = entry.meta.receive_count.saturating_add(1);
+        if entry.meta.first_receive_ms == 0 {
+            entry.meta.first_receive_ms = now_ms;
+        }
+        let meta = entry.meta;
+        let deadline_ms = now_ms.saturating_add(visibility_ms);
+        self.transition(seq, EntryState::Leased { deadline_ms, leased_at_ms: now_ms });
+        claim.leased.push(meta);
+    }
+
+    /// Removes the message a lease names, if it is still the same message. On a FIFO queue the
+    /// lease must also still be current: once it ended the message may be another receiver's,
+    /// and deleting it would break the group's exactly-once processing.
+    pub fn remove_leased(&mut self, lease: LeaseRef) -> Result<Option<MessageMeta>, LeaseExpired> {
         match self.entries.get(&lease.seq) {
-            Some(entry) if entry.meta.message_id == lease.message_id => self.remove(lease.seq),
-            _ => None,
+            Some(entry) if entry.meta.message_id == lease.message_id => {
+                let current =
+                    matches!(entry.state, EntryState::Leased { .. }) && entry.meta.receive_count == lease.receive_count;
+                if self.fifo() && !current {
+                    return Err(LeaseExpired);
+                }
+                Ok(self.remove(lease.seq))
+            }
+            _ => Ok(None),
         }
     }
 
+    /// Removes a message wherever it is. Returns its metadata if it was there.
     pub fn remove(&mut self, seq: u64) -> Option<MessageMeta> {
         let entry = self.entries.remove(&seq)?;
         self.uncache(seq);
-        match entry.state {
-            EntryState::Delayed { available_ms } => {
-                self.delayed.remove(&(available_ms, seq));
-            }
-            EntryState::Visible => {
-                self.visible.remove(&seq);
-            }
-            EntryState::Leased { deadline_ms, .. } => {
-                self.leased.remove(&(deadline_ms, seq));
+        if self.fifo() {
+            if let Some(group) = self.groups.get_mut(&entry.meta.group_key) {
+                group.pending.remove(&seq);
             }
         }
+        self.leave_state(seq, entry.meta.group_key, entry.state);
         self.expiry.remove(&(entry.meta.sent_ms, seq));
         Some(entry.meta)
     }
 
-    /// Up to `max` visible messages with `seq <= up_to_seq`, oldest first, left in place.
+    /// Whether a visible message may leave the queue other than by a receive (a move task)
+    /// without overtaking an earlier message of its FIFO group that is leased.
+    fn movable(&self, meta: &MessageMeta) -> bool {
+        !self.fifo() || self.groups.get(&meta.group_key).is_none_or(|group| group.leased == 0)
+    }
+
+    /// Up to `max` movable visible messages with `seq <= up_to_seq`, oldest first, left in place.
     pub fn visible_up_to(&self, up_to_seq: u64, max: usize) -> Vec<MessageMeta> {
-        self.visible.range(..=up_to_seq).take(max).filter_map(|seq| self.meta(*seq)).collect()
+        self.visible
+            .range(..=up_to_seq)
+            .filter_map(|seq| self.meta(*seq))
+            .filter(|meta| self.movable(meta))
+            .take(max)
+            .collect()
     }
 
     /// Whether any message with `seq <= up_to_seq` is still in the queue, in any state.
@@ -321,10 +563,8 @@ impl QueueState {
 
     /// Takes a message out of the index if it is still visible.
     pub fn take_visible(&mut self, seq: u64) -> Option<MessageMeta> {
-        if self.visible.contains(&seq) {
-            return self.remove(seq);
-        }
-        None
+        let meta = self.meta(seq).filter(|meta| self.visible.contains(&seq) && self.movable(meta))?;
+        self.remove(meta.seq)
     }
 
     /// The highest sequence number handed out so far.
@@ -356,7 +596,7 @@ impl QueueState {
             .get_mut(&lease.seq)
             .filter(|entry| entry.meta.message_id == lease.message_id)
             .ok_or(VisibilityChangeError::NotCurrent)?;
-        let EntryState::Leased { deadline_ms, leased_at_ms } = entry.state else {
+        let EntryState::Leased { leased_at_ms, .. } = entry.state else {
             return Err(VisibilityChangeError::NotInFlight);
         };
         if entry.meta.receive_count != lease.receive_count {
@@ -366,14 +606,11 @@ impl QueueState {
         if new_deadline_ms.saturating_sub(leased_at_ms) > max_total_ms {
             return Err(VisibilityChangeError::TooLong);
         }
-        self.leased.remove(&(deadline_ms, lease.seq));
         if visibility_ms == 0 {
-            entry.state = EntryState::Visible;
-            self.visible.insert(lease.seq);
+            self.transition(lease.seq, EntryState::Visible);
             return Ok(true);
         }
-        entry.state = EntryState::Leased { deadline_ms: new_deadline_ms, leased_at_ms };
-        self.leased.insert((new_deadline_ms, lease.seq));
+        self.transition(lease.seq, EntryState::Leased { deadline_ms: new_deadline_ms, leased_at_ms });
         Ok(false)
     }
 
@@ -385,6 +622,8 @@ impl QueueState {
         self.delayed.clear();
         self.leased.clear();
         self.expiry.clear();
+        self.groups.clear();
+        self.ready.clear();
         self.purged_up_to = self.next_seq - 1;
         self.purged_up_to
     }
@@ -407,6 +646,10 @@ impl QueueState {
         }
     }
 }
+
+/// A FIFO message's lease ended before the delete that named it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LeaseExpired;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum VisibilityChangeError {
@@ -464,6 +707,7 @@ mod tests {
             receive_count: 0,
             first_receive_ms: 0,
             size_bytes: 1,
+            group_key: 0,
         }
     }
 
@@ -525,7 +769,7 @@ mod tests {
         assert_eq!(queue.change_visibility(0, stale, 5, 43_200_000), Err(VisibilityChangeError::NotCurrent));
         let other_message = LeaseRef { message_id: [9; 16], ..lease };
         assert_eq!(queue.change_visibility(0, other_message, 5, 43_200_000), Err(VisibilityChangeError::NotCurrent));
-        assert_eq!(queue.remove_leased(other_message), None);
+        assert_eq!(queue.remove_leased(other_message), Ok(None));
         assert_eq!(queue.change_visibility(1000, lease, 43_200_000, 43_200_000), Err(VisibilityChangeError::TooLong));
         assert_eq!(queue.change_visibility(1000, lease, 60_000, 43_200_000), Ok(false));
         assert_eq!(queue.next_wakeup_ms(), Some(61_000));

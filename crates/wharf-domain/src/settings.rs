@@ -26,6 +26,8 @@ pub struct QueueSettings {
     pub dead_letter: Option<DeadLetterPolicy>,
     pub fifo: bool,
     pub content_based_deduplication: bool,
+    /// FIFO: deduplication ids are scoped to their message group instead of the queue.
+    pub dedup_per_group: bool,
     /// Settings the domain stores for a front-end without interpreting them.
     pub opaque: BTreeMap<String, String>,
 }
@@ -41,6 +43,7 @@ impl Default for QueueSettings {
             dead_letter: None,
             fifo: false,
             content_based_deduplication: false,
+            dedup_per_group: false,
             opaque: BTreeMap::new(),
         }
     }
@@ -58,6 +61,7 @@ impl QueueSettings {
             ("receive_wait_seconds".to_string(), self.receive_wait_seconds.to_string()),
             ("fifo".to_string(), self.fifo.to_string()),
             ("content_based_deduplication".to_string(), self.content_based_deduplication.to_string()),
+            ("dedup_per_group".to_string(), self.dedup_per_group.to_string()),
         ];
         if let Some(policy) = &self.dead_letter {
             pairs.push(("dead_letter_account".to_string(), policy.target.account.clone()));
@@ -87,6 +91,7 @@ impl QueueSettings {
                 "receive_wait_seconds" => set(&mut settings.receive_wait_seconds, number),
                 "fifo" => settings.fifo = value == "true",
                 "content_based_deduplication" => settings.content_based_deduplication = value == "true",
+                "dedup_per_group" => settings.dedup_per_group = value == "true",
                 "dead_letter_account" => dead_letter_account = Some(value.clone()),
                 "dead_letter_name" => dead_letter_name = Some(value.clone()),
                 "dead_letter_max_receive_count" => dead_letter_max = number,
@@ -130,6 +135,7 @@ mod tests {
             }),
             fifo: true,
             content_based_deduplication: true,
+            dedup_per_group: true,
             opaque: BTreeMap::new(),
         };
         settings.opaque.insert("Policy".into(), "{\"Version\":\"2012-10-17\"}".into());

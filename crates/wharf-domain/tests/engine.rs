@@ -26,6 +26,7 @@ async fn receives_stop_at_the_in_flight_limit() {
         visibility_timeout_seconds: None,
         wait_ms: 0,
         leased_messages_max: Some(2),
+        attempt_id: None,
     };
     assert_eq!(engine.receive(&queue, request(10)).await.unwrap().len(), 2, "only up to the limit");
     assert_eq!(engine.receive(&queue, request(1)).await.unwrap_err(), DomainError::TooManyLeased);

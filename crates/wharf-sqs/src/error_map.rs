@@ -181,6 +181,10 @@ impl From<DomainError> for SqsError {
                 "Value for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.",
             ),
             DomainError::MessageNotInFlight => SqsError::new(ErrorKind::MessageNotInflight, "Message does not exist or is not available for visibility timeout change."),
+            DomainError::LeaseExpired => SqsError::new(
+                ErrorKind::InvalidParameterValue,
+                "Value for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.",
+            ),
             DomainError::LeaseNotCurrent => SqsError::new(
                 ErrorKind::InvalidParameterValue,
                 "Value for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.",

@@ -200,18 +200,20 @@ fn is_number(text: &str) -> bool {
     digits > 0 && digits <= 38 && trimmed.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
-pub const MESSAGE_GROUP_ID_CHARS_MAX: usize = 128;
+/// The longest MessageGroupId, MessageDeduplicationId or ReceiveRequestAttemptId.
+pub const CLIENT_ID_CHARS_MAX: usize = 128;
 
-/// Checks a `MessageGroupId`: 1 to 128 ASCII letters, digits and punctuation.
-pub fn check_group_id(group_id: &str) -> Result<(), SqsError> {
-    let valid = !group_id.is_empty()
-        && group_id.len() <= MESSAGE_GROUP_ID_CHARS_MAX
-        && group_id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte.is_ascii_punctuation());
+/// Checks an id a client chooses: MessageGroupId, MessageDeduplicationId or
+/// ReceiveRequestAttemptId, all 1 to 128 alphanumeric or punctuation characters.
+pub fn check_client_id(parameter: &str, value: &str) -> Result<(), SqsError> {
+    let valid = !value.is_empty()
+        && value.len() <= CLIENT_ID_CHARS_MAX
+        && value.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte.is_ascii_punctuation());
     if !valid {
         return Err(SqsError::invalid_value(
-            "MessageGroupId",
-            group_id,
-            "MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.",
+            parameter,
+            value,
+            &format!("{parameter} can only include alphanumeric and punctuation characters. 1 to 128 in length."),
         ));
     }
     Ok(())
@@ -290,10 +292,11 @@ mod tests {
 
     #[test]
     fn group_ids() {
-        assert!(check_group_id("tenant-42/orders:eu").is_ok());
-        assert!(check_group_id("").is_err());
-        assert!(check_group_id("has space").is_err());
-        assert!(check_group_id(&"g".repeat(129)).is_err());
+        assert!(check_client_id("MessageGroupId", "tenant-42/orders:eu").is_ok());
+        assert!(check_client_id("MessageGroupId", "").is_err());
+        assert!(check_client_id("MessageDeduplicationId", "has space").is_err());
+        assert!(check_client_id("ReceiveRequestAttemptId", &"g".repeat(129)).is_err());
+        assert!(check_client_id("ReceiveRequestAttemptId", &"g".repeat(128)).is_ok());
     }
 
     #[test]

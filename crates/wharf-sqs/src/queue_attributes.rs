@@ -47,6 +47,9 @@ fn ranged(name: &str, value: &str, min: u32, max: u32) -> Result<u32, SqsError> 
     value.trim().parse::<u32>().ok().filter(|number| (min..=max).contains(number)).ok_or_else(|| invalid_value(name))
 }
 
+/// The attributes only FIFO queues have (besides `FifoQueue`).
+const FIFO_ONLY: &[&str] = &["ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"];
+
 /// Applies client-given attributes to `settings`. `creating` allows the creation-only ones.
 pub fn apply(
     settings: &mut QueueSettings,
@@ -54,7 +57,13 @@ pub fn apply(
     creating: bool,
     caller_account: &str,
 ) -> Result<(), SqsError> {
+    if creating && attributes.get("FifoQueue").is_some_and(|value| value == "true") {
+        settings.fifo = true;
+    }
     for (name, value) in attributes {
+        if FIFO_ONLY.contains(&name.as_str()) && !settings.fifo {
+            return Err(unknown(name));
+        }
         match name.as_str() {
             "VisibilityTimeout" => settings.visibility_timeout_seconds = ranged(name, value, 0, 43_200)?,
             "DelaySeconds" => settings.delay_seconds = ranged(name, value, 0, 900)?,
@@ -63,13 +72,24 @@ pub fn apply(
             "ReceiveMessageWaitTimeSeconds" => settings.receive_wait_seconds = ranged(name, value, 0, 20)?,
             "RedrivePolicy" => settings.dead_letter = redrive_policy(value, caller_account)?,
             "FifoQueue" if creating => {
-                if value != "false" {
-                    return Err(SqsError::new(
-                        ErrorKind::InvalidAttributeValue,
-                        "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.",
-                    ));
+                if value != "false" && value != "true" {
+                    return Err(invalid_value(name));
                 }
             }
+            "ContentBasedDeduplication" => {
+                settings.content_based_deduplication = value.parse::<bool>().map_err(|_| invalid_value(name))?;
+            }
+            "DeduplicationScope" => {
+                settings.dedup_per_group = match value.as_str() {
+                    "queue" => false,
+                    "messageGroup" => true,
+                    _ => return Err(invalid_value(name)),
+                }
+            }
+            "FifoThroughputLimit" => match value.as_str() {
+                "perQueue" | "perMessageGroupId" => set_opaque(settings, name, value),
+                _ => return Err(invalid_value(name)),
+            },
             "Policy" => {
                 if !value.is_empty() && serde_json::from_str::<Value>(value).map_or(true, |policy| !policy.is_object())
                 {
@@ -101,6 +121,14 @@ pub fn apply(
             }
             _ => return Err(unknown(name)),
         }
+    }
+    if settings.opaque.get("FifoThroughputLimit").is_some_and(|limit| limit == "perMessageGroupId")
+        && !settings.dedup_per_group
+    {
+        return Err(SqsError::new(
+            ErrorKind::InvalidAttributeValue,
+            "Invalid value for the parameter FifoThroughputLimit. Reason: perMessageGroupId is allowed only when DeduplicationScope is messageGroup.",
+        ));
     }
     Ok(())
 }
@@ -181,7 +209,8 @@ fn check_redrive_allow_policy(value: &str) -> Result<(), SqsError> {
     }
 }
 
-/// Refuses a dead-letter policy whose target's RedriveAllowPolicy does not admit `source`.
+/// Refuses a dead-letter policy whose target is not of the source's type (FIFO or standard) or
+/// whose RedriveAllowPolicy does not admit `source`.
 pub fn check_redrive_allowed(
     engine: &Engine,
     region: &str,
@@ -190,6 +219,15 @@ pub fn check_redrive_allowed(
 ) -> Result<(), SqsError> {
     let Some(policy) = &settings.dead_letter else { return Ok(()) };
     let Some(target) = engine.queue(&policy.target.account, &policy.target.name) else { return Ok(()) };
+    if target.read_settings(|target| target.fifo) != settings.fifo {
+        return Err(SqsError::new(
+            ErrorKind::InvalidParameterValue,
+            format!(
+                "Value {} for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be of the same type as the source queue (FIFO or standard).",
+                queue_arn(region, &target)
+            ),
+        ));
+    }
     let Some(allow) =
         target.settings().opaque.get("RedriveAllowPolicy").and_then(|text| serde_json::from_str::<Value>(text).ok())
     else {
@@ -266,7 +304,15 @@ pub fn render(
                 .cloned()
                 .unwrap_or_else(|| (!settings.opaque.contains_key("KmsMasterKeyId")).to_string()),
             // FIFO attributes exist only on FIFO queues.
-            "FifoQueue" | "ContentBasedDeduplication" | "DeduplicationScope" | "FifoThroughputLimit" => continue,
+            "FifoQueue" | "ContentBasedDeduplication" | "DeduplicationScope" | "FifoThroughputLimit"
+                if !settings.fifo =>
+            {
+                continue
+            }
+            "FifoQueue" => "true".to_string(),
+            "ContentBasedDeduplication" => settings.content_based_deduplication.to_string(),
+            "DeduplicationScope" => (if settings.dedup_per_group { "messageGroup" } else { "queue" }).to_string(),
+            "FifoThroughputLimit" => settings.opaque.get(name).cloned().unwrap_or_else(|| "perQueue".to_string()),
             other => match settings.opaque.get(other) {
                 Some(value) => value.clone(),
                 None => continue,

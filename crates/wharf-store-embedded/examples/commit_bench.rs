@@ -23,6 +23,7 @@ fn put(queue: u64, seq: u64, body: &Bytes) -> Mutation {
         receive_count: 0,
         first_receive_ms: 0,
         size_bytes: BODY_BYTES as u32,
+        group_key: 0,
     };
     let content = MessageContent { body: body.clone(), sender_id: "AIDAEXAMPLE".into(), ..MessageContent::default() };
     Mutation::PutMessage { queue, meta, content }

@@ -11,15 +11,23 @@
 
 use bytes::Bytes;
 use wharf_store::{
-    AttributeRecord, AttributeValueRecord, MessageContent, MessageMeta, QueueId, QueueRecord, StoreError,
+    AttributeRecord, AttributeValueRecord, DedupRecord, MessageContent, MessageMeta, QueueId, QueueRecord, StoreError,
 };
 
-/// The only value format this version writes and reads.
+/// The value format of every record except message metadata.
 pub const VALUE_FORMAT_V1: u8 = 1;
+/// Message metadata with a group key; metadata in format 1 (without one) is still read.
+pub const VALUE_FORMAT_V2: u8 = 2;
 
-/// Length of an encoded [`MessageMeta`]: version byte, message id, sent, available,
+/// Length of encoded [`MessageMeta`] in format 1: version byte, message id, sent, available,
 /// receive count, first receive, size. The sequence number lives in the key.
-pub const MESSAGE_META_BYTES: usize = 1 + 16 + 8 + 8 + 4 + 8 + 4;
+const MESSAGE_META_V1_BYTES: usize = 1 + 16 + 8 + 8 + 4 + 8 + 4;
+/// Format 2 appends the group key.
+pub const MESSAGE_META_BYTES: usize = MESSAGE_META_V1_BYTES + 8;
+
+/// Length of an encoded [`DedupRecord`] value: version byte, message id, seq, expiry. The
+/// deduplication key lives in the table key.
+pub const DEDUP_VALUE_BYTES: usize = 1 + 16 + 8 + 8;
 
 /// A message's key: queue id then sequence number, both big-endian.
 pub fn message_key(queue: QueueId, seq: u64) -> [u8; 16] {
@@ -48,19 +56,23 @@ pub fn queue_key(queue: QueueId) -> [u8; 8] {
 pub fn encode_message_meta(meta: &MessageMeta) -> [u8; MESSAGE_META_BYTES] {
     let mut out = [0u8; MESSAGE_META_BYTES];
     let mut writer = FixedWriter { out: &mut out, position: 0 };
-    writer.put(&[VALUE_FORMAT_V1]);
+    writer.put(&[VALUE_FORMAT_V2]);
     writer.put(&meta.message_id);
     writer.put(&meta.sent_ms.to_be_bytes());
     writer.put(&meta.available_ms.to_be_bytes());
     writer.put(&meta.receive_count.to_be_bytes());
     writer.put(&meta.first_receive_ms.to_be_bytes());
     writer.put(&meta.size_bytes.to_be_bytes());
+    writer.put(&meta.group_key.to_be_bytes());
     out
 }
 
 pub fn decode_message_meta(seq: u64, bytes: &[u8]) -> Result<MessageMeta, StoreError> {
     let mut reader = Reader::new(bytes, "message metadata");
-    reader.version()?;
+    let version = reader.u8()?;
+    if version != VALUE_FORMAT_V1 && version != VALUE_FORMAT_V2 {
+        return Err(reader.corrupt(&format!("unknown format version {version}")));
+    }
     let meta = MessageMeta {
         seq,
         message_id: reader.array::<16>()?,
@@ -69,9 +81,45 @@ pub fn decode_message_meta(seq: u64, bytes: &[u8]) -> Result<MessageMeta, StoreE
         receive_count: reader.u32()?,
         first_receive_ms: reader.u64()?,
         size_bytes: reader.u32()?,
+        group_key: if version == VALUE_FORMAT_V2 { reader.u64()? } else { 0 },
     };
     reader.finish()?;
     Ok(meta)
+}
+
+/// A dedup record's key: the queue id, big-endian, then the deduplication key's bytes, so one
+/// queue's records form one contiguous key range.
+pub fn dedup_key(queue: QueueId, key: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + key.len());
+    out.extend_from_slice(&queue.to_be_bytes());
+    out.extend_from_slice(key.as_bytes());
+    out
+}
+
+/// Splits a dedup table key into queue id and deduplication key.
+pub fn split_dedup_key(bytes: &[u8]) -> Result<(QueueId, String), StoreError> {
+    let corrupt = || StoreError::Corrupt("dedup key is malformed".into());
+    let (queue, key) = bytes.split_first_chunk::<8>().ok_or_else(corrupt)?;
+    let key = std::str::from_utf8(key).map_err(|_| corrupt())?;
+    Ok((u64::from_be_bytes(*queue), key.to_string()))
+}
+
+pub fn encode_dedup(record: &DedupRecord) -> [u8; DEDUP_VALUE_BYTES] {
+    let mut out = [0u8; DEDUP_VALUE_BYTES];
+    let mut writer = FixedWriter { out: &mut out, position: 0 };
+    writer.put(&[VALUE_FORMAT_V1]);
+    writer.put(&record.message_id);
+    writer.put(&record.seq.to_be_bytes());
+    writer.put(&record.expires_ms.to_be_bytes());
+    out
+}
+
+pub fn decode_dedup(key: String, bytes: &[u8]) -> Result<DedupRecord, StoreError> {
+    let mut reader = Reader::new(bytes, "dedup record");
+    reader.version()?;
+    let record = DedupRecord { key, message_id: reader.array::<16>()?, seq: reader.u64()?, expires_ms: reader.u64()? };
+    reader.finish()?;
+    Ok(record)
 }
 
 pub fn encode_queue(record: &QueueRecord) -> Vec<u8> {
@@ -387,6 +435,7 @@ mod tests {
             receive_count: 3,
             first_receive_ms: 1_700_000_006_000,
             size_bytes: 262_144,
+            group_key: 0x0102_0304_0506_0708,
         }
     }
 
@@ -442,8 +491,15 @@ mod tests {
     fn records_round_trip() {
         let meta = sample_meta();
         let encoded = encode_message_meta(&meta);
-        assert_eq!(encoded[0], VALUE_FORMAT_V1);
+        assert_eq!(encoded[0], VALUE_FORMAT_V2);
         assert_eq!(decode_message_meta(42, &encoded).unwrap(), meta);
+
+        let record = DedupRecord { key: "g\u{0}id".into(), message_id: [3; 16], seq: 7, expires_ms: 300_000 };
+        assert_eq!(decode_dedup(record.key.clone(), &encode_dedup(&record)).unwrap(), record);
+        let key = dedup_key(5, &record.key);
+        assert_eq!(split_dedup_key(&key).unwrap(), (5, record.key.clone()));
+        assert!(dedup_key(5, "zzz") < dedup_key(6, ""));
+        assert!(split_dedup_key(&[0, 1]).is_err());
 
         let queue = sample_queue();
         assert_eq!(decode_queue(9, &encode_queue(&queue)).unwrap(), queue);
@@ -461,11 +517,16 @@ mod tests {
     fn message_meta_layout_is_fixed() {
         // The layout is part of the on-disk format documented in docs/storage.md.
         let encoded = encode_message_meta(&sample_meta());
-        assert_eq!(encoded.len(), 49);
+        assert_eq!(encoded.len(), 57);
         assert_eq!(&encoded[1..17], b"0123456789abcdef");
         assert_eq!(&encoded[17..25], &1_700_000_000_000u64.to_be_bytes());
         assert_eq!(&encoded[33..37], &3u32.to_be_bytes());
         assert_eq!(&encoded[45..49], &262_144u32.to_be_bytes());
+        assert_eq!(&encoded[49..57], &0x0102_0304_0506_0708u64.to_be_bytes());
+        // Format 1, written before group keys existed, reads with no group.
+        let mut v1 = encoded[..49].to_vec();
+        v1[0] = VALUE_FORMAT_V1;
+        assert_eq!(decode_message_meta(42, &v1).unwrap(), MessageMeta { group_key: 0, ..sample_meta() });
     }
 
     #[test]
@@ -487,8 +548,11 @@ mod tests {
     #[test]
     fn unknown_versions_and_trailing_bytes_are_corrupt() {
         let mut meta = encode_message_meta(&sample_meta());
-        meta[0] = 2;
+        meta[0] = 3;
         assert!(matches!(decode_message_meta(1, &meta), Err(StoreError::Corrupt(_))));
+        let mut dedup = encode_dedup(&DedupRecord { key: String::new(), message_id: [0; 16], seq: 1, expires_ms: 1 });
+        dedup[0] = 2;
+        assert!(matches!(decode_dedup(String::new(), &dedup), Err(StoreError::Corrupt(_))));
         let mut queue = encode_queue(&sample_queue());
         queue.push(0);
         assert!(matches!(decode_queue(1, &queue), Err(StoreError::Corrupt(_))));

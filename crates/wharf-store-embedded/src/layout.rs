@@ -16,6 +16,8 @@ const QUEUES: TableDefinition<&[u8; 8], &[u8]> = TableDefinition::new("queues");
 const MESSAGE_META: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("message_meta");
 /// Message bodies and attributes by the same key; read one at a time, on delivery.
 const MESSAGE_CONTENT: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("message_content");
+/// FIFO deduplication records by (queue id, deduplication key).
+const DEDUP: TableDefinition<&[u8], &[u8]> = TableDefinition::new("dedup");
 /// Domain settings by name.
 const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 
@@ -39,6 +41,8 @@ pub(crate) enum Operation {
     DeleteMessage { key: [u8; 16] },
     PurgeMessages { queue: QueueId, up_to_seq: u64 },
     PutSetting { key: String, value: Vec<u8> },
+    PutDedup { key: Vec<u8>, value: [u8; codec::DEDUP_VALUE_BYTES] },
+    DeleteDedup { key: Vec<u8> },
 }
 
 /// Converts a redb error into the store's error, keeping corruption distinct from I/O failure.
@@ -89,6 +93,11 @@ pub(crate) fn prepare(batch: Vec<Mutation>) -> Result<Vec<Operation>, StoreError
                 check_record_size("setting", key.len() + value.len())?;
                 Operation::PutSetting { key, value }
             }
+            Mutation::PutDedup { queue, record } => {
+                check_record_size("dedup record", record.key.len())?;
+                Operation::PutDedup { key: codec::dedup_key(queue, &record.key), value: codec::encode_dedup(&record) }
+            }
+            Mutation::DeleteDedup { queue, key } => Operation::DeleteDedup { key: codec::dedup_key(queue, &key) },
         };
         operations.push(operation);
     }
@@ -133,6 +142,7 @@ struct Tables<'txn> {
     meta: Table<'txn, &'static [u8; 16], &'static [u8]>,
     content: Table<'txn, &'static [u8; 16], &'static [u8]>,
     settings: Table<'txn, &'static str, &'static [u8]>,
+    dedup: Table<'txn, &'static [u8], &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -142,6 +152,7 @@ impl<'txn> Tables<'txn> {
             meta: write.open_table(MESSAGE_META)?,
             content: write.open_table(MESSAGE_CONTENT)?,
             settings: write.open_table(SETTINGS)?,
+            dedup: write.open_table(DEDUP)?,
         })
     }
 
@@ -153,6 +164,9 @@ impl<'txn> Tables<'txn> {
             Operation::DeleteQueue { queue } => {
                 self.queues.remove(&codec::queue_key(*queue))?;
                 self.delete_messages(*queue, u64::MAX)?;
+                let first = queue.to_be_bytes();
+                let after = queue.saturating_add(1).to_be_bytes();
+                self.dedup.retain_in::<&[u8], _>(first.as_slice()..after.as_slice(), |_, _| false)?;
             }
             Operation::PutMessage { key, meta, content } => {
                 self.meta.insert(key, meta.as_slice())?;
@@ -172,6 +186,12 @@ impl<'txn> Tables<'txn> {
             Operation::PurgeMessages { queue, up_to_seq } => self.delete_messages(*queue, *up_to_seq)?,
             Operation::PutSetting { key, value } => {
                 self.settings.insert(key.as_str(), value.as_slice())?;
+            }
+            Operation::PutDedup { key, value } => {
+                self.dedup.insert(key.as_slice(), value.as_slice())?;
+            }
+            Operation::DeleteDedup { key } => {
+                self.dedup.remove(key.as_slice())?;
             }
         }
         Ok(())
@@ -203,7 +223,7 @@ pub(crate) fn write_group<'a>(
     write.commit().map_err(|e| format!("committing: {e}"))
 }
 
-/// Reads queues, message metadata and settings; never touches the content table.
+/// Reads queues, message metadata, dedup records and settings; never touches the content table.
 pub(crate) fn load(database: &Database) -> Result<Snapshot, StoreError> {
     let context = "loading the store";
     let read = database.begin_read().map_err(|e| storage_error(context, e))?;
@@ -233,6 +253,18 @@ pub(crate) fn load(database: &Database) -> Result<Snapshot, StoreError> {
             }
         }
         snapshot.messages.extend(current);
+    }
+
+    if let Some(dedup) = open_readable(&read, DEDUP)? {
+        for entry in dedup.iter().map_err(|e| storage_error(context, e))? {
+            let (key, value) = entry.map_err(|e| storage_error(context, e))?;
+            let (queue, key) = codec::split_dedup_key(key.value())?;
+            let record = codec::decode_dedup(key, value.value())?;
+            match snapshot.dedup.last_mut() {
+                Some((owner, records)) if *owner == queue => records.push(record),
+                _ => snapshot.dedup.push((queue, vec![record])),
+            }
+        }
     }
 
     if let Some(settings) = open_readable(&read, SETTINGS)? {

@@ -3,7 +3,7 @@
 //! suite ([`conformance`]) every engine must pass.
 //!
 //! A store persists what must survive a restart: queues, messages (metadata apart from content so
-//! start-up reads only the small part) and a few settings. It knows nothing of visibility, leases
+//! start-up reads only the small part), FIFO deduplication records and a few settings. It knows nothing of visibility, leases
 //! or any protocol; the domain keeps the hot index in memory and rebuilds it from [`Snapshot`].
 //!
 //! Writes are submitted as batches of [`Mutation`]s. A batch is applied atomically and the
@@ -42,6 +42,8 @@ pub struct Snapshot {
     /// Every stored message's metadata, grouped by queue, in ascending `seq` order per queue.
     pub messages: Vec<(QueueId, Vec<MessageMeta>)>,
     pub settings: Vec<(String, Vec<u8>)>,
+    /// Every stored deduplication record, expired or not, grouped by queue.
+    pub dedup: Vec<(QueueId, Vec<DedupRecord>)>,
 }
 
 /// A durable storage engine.

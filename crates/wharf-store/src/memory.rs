@@ -1,7 +1,9 @@
 //! The in-memory engine: nothing touches disk. It is deliberately the simplest correct
 //! implementation of [`Store`], and the model other engines are compared with.
 
-use crate::{Commit, MessageContent, MessageMeta, Mutation, QueueId, QueueRecord, Snapshot, Store, StoreError};
+use crate::{
+    Commit, DedupRecord, MessageContent, MessageMeta, Mutation, QueueId, QueueRecord, Snapshot, Store, StoreError,
+};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -15,6 +17,7 @@ struct MemoryState {
     queues: BTreeMap<QueueId, QueueRecord>,
     messages: BTreeMap<(QueueId, u64), (MessageMeta, MessageContent)>,
     settings: BTreeMap<String, Vec<u8>>,
+    dedup: BTreeMap<(QueueId, String), DedupRecord>,
     closed: bool,
 }
 
@@ -38,6 +41,7 @@ impl MemoryState {
             Mutation::DeleteQueue(queue) => {
                 self.queues.remove(&queue);
                 self.messages.retain(|(owner, _), _| *owner != queue);
+                self.dedup.retain(|(owner, _), _| *owner != queue);
             }
             Mutation::PutMessage { queue, meta, content } => {
                 self.messages.insert((queue, meta.seq), (meta, content));
@@ -56,6 +60,12 @@ impl MemoryState {
             Mutation::PutSetting { key, value } => {
                 self.settings.insert(key, value);
             }
+            Mutation::PutDedup { queue, record } => {
+                self.dedup.insert((queue, record.key.clone()), record);
+            }
+            Mutation::DeleteDedup { queue, key } => {
+                self.dedup.remove(&(queue, key));
+            }
         }
     }
 }
@@ -70,10 +80,18 @@ impl Store for MemoryStore {
                 _ => messages.push((*queue, vec![*meta])),
             }
         }
+        let mut dedup: Vec<(QueueId, Vec<DedupRecord>)> = Vec::new();
+        for ((queue, _), record) in &state.dedup {
+            match dedup.last_mut() {
+                Some((last, records)) if last == queue => records.push(record.clone()),
+                _ => dedup.push((*queue, vec![record.clone()])),
+            }
+        }
         Ok(Snapshot {
             queues: state.queues.values().cloned().collect(),
             messages,
             settings: state.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            dedup,
         })
     }
 

@@ -30,6 +30,21 @@ pub struct MessageMeta {
     pub first_receive_ms: u64,
     /// Body plus attribute bytes, as counted against size limits.
     pub size_bytes: u32,
+    /// A stable 64-bit digest of the message group id; 0 when the message has no group. The
+    /// in-memory index orders and locks groups by it without reading contents at start-up.
+    pub group_key: u64,
+}
+
+/// A deduplication id a FIFO queue accepted, kept for the deduplication window so a repeat is
+/// answered with the original message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DedupRecord {
+    /// The deduplication id, prefixed with the group id when deduplication is per group.
+    pub key: String,
+    pub message_id: [u8; 16],
+    pub seq: u64,
+    /// When the record stops deduplicating.
+    pub expires_ms: u64,
 }
 
 /// A typed value attached to a message.
@@ -67,7 +82,7 @@ pub struct MessageContent {
 pub enum Mutation {
     /// Creates or replaces a queue record.
     PutQueue(QueueRecord),
-    /// Removes a queue and every message it holds.
+    /// Removes a queue with every message and deduplication record it holds.
     DeleteQueue(QueueId),
     /// Stores a new message.
     PutMessage {
@@ -92,5 +107,14 @@ pub enum Mutation {
     PutSetting {
         key: String,
         value: Vec<u8>,
+    },
+    /// Creates or replaces a queue's deduplication record with the same key.
+    PutDedup {
+        queue: QueueId,
+        record: DedupRecord,
+    },
+    DeleteDedup {
+        queue: QueueId,
+        key: String,
     },
 }

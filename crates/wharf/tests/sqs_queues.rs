@@ -275,29 +275,6 @@ async fn tags_and_permissions() {
 }
 
 #[tokio::test]
-async fn fifo_queues_are_refused_clearly_until_supported() {
-    let server = TestServer::start().await;
-    let error = server
-        .client()
-        .create_queue()
-        .queue_name("orders.fifo")
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&error), "AWS.SimpleQueueService.UnsupportedOperation");
-    let error = server
-        .client()
-        .create_queue()
-        .queue_name("orders")
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&error), "InvalidParameterValue");
-}
-
-#[tokio::test]
 async fn recreating_a_deleted_queue_waits_when_configured() {
     let mut config = common::config(None);
     config.queue_recreate_delay_ms = 60_000;

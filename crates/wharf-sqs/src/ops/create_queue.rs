@@ -51,10 +51,6 @@ pub fn check_declaration(
                 "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.",
             ));
         }
-        return Err(SqsError::new(
-            ErrorKind::UnsupportedOperation,
-            "FIFO queues are not available in this version of Wharf.",
-        ));
     }
     check_tags(tags, TAGS_PER_QUEUE_MAX)
 }

@@ -3,7 +3,8 @@
 
 use crate::error_map::SqsError;
 use crate::md5;
-use crate::message::TRACE_HEADER_ATTRIBUTE;
+use crate::message::{self, TRACE_HEADER_ATTRIBUTE};
+use crate::ops::send_message::sequence_number;
 use crate::receipt;
 use crate::Context;
 use base64::Engine as _;
@@ -32,6 +33,8 @@ pub struct Input {
     visibility_timeout: Option<i64>,
     #[serde(rename = "WaitTimeSeconds")]
     wait_time_seconds: Option<i64>,
+    #[serde(rename = "ReceiveRequestAttemptId")]
+    receive_request_attempt_id: Option<String>,
 }
 
 /// The output, serialized straight from the delivered contents (no intermediate JSON value).
@@ -96,6 +99,9 @@ pub async fn run(context: &Context<'_>, input: Input) -> Result<Output, SqsError
             return Err(SqsError::invalid_value("WaitTimeSeconds", wait, "Must be >= 0 and <= 20, if provided."));
         }
     }
+    if let Some(attempt_id) = &input.receive_request_attempt_id {
+        message::check_client_id("ReceiveRequestAttemptId", attempt_id)?;
+    }
     let wait_seconds = input
         .wait_time_seconds
         .map_or_else(|| u64::from(queue.read_settings(|settings| settings.receive_wait_seconds)), |wait| wait as u64);
@@ -104,6 +110,7 @@ pub async fn run(context: &Context<'_>, input: Input) -> Result<Output, SqsError
         visibility_timeout_seconds: input.visibility_timeout.map(|visibility| visibility as u32),
         wait_ms: wait_seconds * 1000,
         leased_messages_max: Some(crate::error_map::IN_FLIGHT_MESSAGES_MAX),
+        attempt_id: input.receive_request_attempt_id,
     };
     let deliveries = context.engine().receive(&queue, request).await?;
     let mut system_names = input.attribute_names;
@@ -187,6 +194,15 @@ fn system_attributes(context: &Context<'_>, delivery: &Delivery, requested: &[St
     }
     if let Some(group_id) = content.group_id.as_ref().filter(|_| wants("MessageGroupId")) {
         out.insert("MessageGroupId".into(), json!(group_id));
+    }
+    // Only FIFO messages carry a deduplication id, and only they have a SequenceNumber.
+    if let Some(deduplication_id) = &content.deduplication_id {
+        if wants("MessageDeduplicationId") {
+            out.insert("MessageDeduplicationId".into(), json!(deduplication_id));
+        }
+        if wants("SequenceNumber") {
+            out.insert("SequenceNumber".into(), json!(sequence_number(meta.seq)));
+        }
     }
     if wants("DeadLetterQueueSourceArn") {
         if let Some((account, name)) = content.dead_letter_source.as_deref().and_then(|source| source.split_once('/')) {

@@ -9,6 +9,7 @@ use crate::Context;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use wharf_domain::{MessageContent, NewMessage, Queue, SentMessage};
 
@@ -68,19 +69,31 @@ fn prepare(context: &Context<'_>, queue: &Queue, entry: Entry) -> Result<Prepare
     }
     message::check_body(body)?;
     let delay_seconds = entry.delay_seconds.map(message::check_delay).transpose()?;
-    if entry.deduplication_id.is_some() {
+    if let Some(group_id) = &entry.group_id {
+        message::check_client_id("MessageGroupId", group_id)?;
+    }
+    if let Some(deduplication_id) = &entry.deduplication_id {
+        message::check_client_id("MessageDeduplicationId", deduplication_id)?;
+    }
+    let (fifo, content_based_deduplication, max_bytes) = queue.read_settings(|settings| {
+        (settings.fifo, settings.content_based_deduplication, settings.message_bytes_max as usize)
+    });
+    let deduplication_id = if fifo {
+        check_fifo_entry(&entry, delay_seconds, content_based_deduplication)?;
+        // Content-based deduplication uses the SHA-256 of the body, which is also what
+        // receivers see as the MessageDeduplicationId.
+        entry.deduplication_id.clone().or_else(|| Some(hex::encode(Sha256::digest(body.as_bytes()))))
+    } else if entry.deduplication_id.is_some() {
         return Err(SqsError::new(
             ErrorKind::InvalidParameterValue,
             "The request include parameter MessageDeduplicationId which is not valid for this queue type",
         ));
-    }
-    if let Some(group_id) = &entry.group_id {
-        message::check_group_id(group_id)?;
-    }
+    } else {
+        None
+    };
     let (attributes, attributes_bytes) = message::message_attributes(&entry.message_attributes)?;
     let system_attributes = message::system_attributes(&entry.message_system_attributes)?;
     let size_bytes = body.len() + attributes_bytes;
-    let max_bytes = queue.read_settings(|settings| settings.message_bytes_max) as usize;
     if size_bytes > max_bytes {
         return Err(SqsError::new(
             ErrorKind::InvalidParameterValue,
@@ -101,7 +114,7 @@ fn prepare(context: &Context<'_>, queue: &Queue, entry: Entry) -> Result<Prepare
                 system_attributes,
                 sender_id: context.request.caller.access_key_id.clone(),
                 group_id: entry.group_id,
-                deduplication_id: None,
+                deduplication_id,
                 dead_letter_source: None,
                 body_digest: Some(body_digest),
             },
@@ -111,7 +124,37 @@ fn prepare(context: &Context<'_>, queue: &Queue, entry: Entry) -> Result<Prepare
     })
 }
 
-fn result_fields(digests: &Digests, sent: &SentMessage) -> Map<String, Value> {
+/// AWS's rules for a message sent to a FIFO queue.
+fn check_fifo_entry(
+    entry: &Entry,
+    delay_seconds: Option<u32>,
+    content_based_deduplication: bool,
+) -> Result<(), SqsError> {
+    if entry.group_id.is_none() {
+        return Err(SqsError::missing("MessageGroupId"));
+    }
+    if let Some(delay) = delay_seconds.filter(|delay| *delay > 0) {
+        return Err(SqsError::invalid_value(
+            "DelaySeconds",
+            delay,
+            "The request include parameter that is not valid for this queue type.",
+        ));
+    }
+    if entry.deduplication_id.is_none() && !content_based_deduplication {
+        return Err(SqsError::new(
+            ErrorKind::InvalidParameterValue,
+            "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+        ));
+    }
+    Ok(())
+}
+
+/// A FIFO message's SequenceNumber: its position in the queue, as AWS's 20-digit decimal.
+pub fn sequence_number(seq: u64) -> String {
+    format!("{seq:020}")
+}
+
+fn result_fields(digests: &Digests, sent: &SentMessage, fifo: bool) -> Map<String, Value> {
     let mut fields = Map::new();
     fields.insert("MD5OfMessageBody".into(), json!(digests.body_md5));
     if let Some(digest) = &digests.attributes_md5 {
@@ -121,6 +164,9 @@ fn result_fields(digests: &Digests, sent: &SentMessage) -> Map<String, Value> {
         fields.insert("MD5OfMessageSystemAttributes".into(), json!(digest));
     }
     fields.insert("MessageId".into(), json!(uuid::Uuid::from_bytes(sent.message_id).to_string()));
+    if fifo {
+        fields.insert("SequenceNumber".into(), json!(sequence_number(sent.seq)));
+    }
     fields
 }
 
@@ -129,7 +175,7 @@ pub async fn single(context: &Context<'_>, input: SingleInput) -> Result<Value, 
     let Prepared { message, digests } = prepare(context, &queue, input.entry)?;
     let sent = context.engine().send(&queue, vec![message]).await?;
     let first = sent.first().ok_or_else(|| SqsError::new(ErrorKind::Internal, "the message was not stored"))?;
-    Ok(Value::Object(result_fields(&digests, first)))
+    Ok(Value::Object(result_fields(&digests, first, queue.read_settings(|settings| settings.fifo))))
 }
 
 pub async fn batch(context: &Context<'_>, input: BatchInput) -> Result<Value, SqsError> {
@@ -175,8 +221,9 @@ pub async fn batch(context: &Context<'_>, input: BatchInput) -> Result<Value, Sq
         let (ids_and_digests, messages): (Vec<_>, Vec<_>) =
             accepted.into_iter().map(|(id, message, digests)| ((id, digests), message)).unzip();
         let sent = context.engine().send(&queue, messages).await?;
+        let fifo = queue.read_settings(|settings| settings.fifo);
         for ((id, digests), sent) in ids_and_digests.iter().zip(sent.iter()) {
-            let mut fields = result_fields(digests, sent);
+            let mut fields = result_fields(digests, sent, fifo);
             fields.insert("Id".into(), json!(id));
             successful.push(Value::Object(fields));
         }
