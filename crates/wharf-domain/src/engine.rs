@@ -540,7 +540,7 @@ impl Engine {
                     request.attempt_id.as_ref().filter(|_| state.settings.fifo && !claim.leased.is_empty())
                 {
                     let now_ms = self.clock.now_ms();
-                    let leases = claim.leased.iter().map(|meta| LeaseRef::of(meta)).collect();
+                    let leases = claim.leased.iter().map(LeaseRef::of).collect();
                     state.remember_attempt(id.clone(), now_ms, now_ms + DEDUP_WINDOW_MS, leases);
                 }
                 (claim, cached, state.next_wakeup_ms(), dead_letter.map(|(target, _)| target))

@@ -44,13 +44,12 @@ pub fn check_declaration(
 ) -> Result<(), SqsError> {
     check_queue_name(name)?;
     let fifo_requested = attributes.get("FifoQueue").is_some_and(|value| value == "true");
-    if name.ends_with(".fifo") || fifo_requested {
-        if fifo_requested != name.ends_with(".fifo") {
-            return Err(SqsError::new(
-                ErrorKind::InvalidParameterValue,
-                "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.",
-            ));
-        }
+    // A FIFO queue needs both the `.fifo` name and FifoQueue=true; either alone is an error.
+    if fifo_requested != name.ends_with(".fifo") {
+        return Err(SqsError::new(
+            ErrorKind::InvalidParameterValue,
+            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.",
+        ));
     }
     check_tags(tags, TAGS_PER_QUEUE_MAX)
 }
