@@ -37,7 +37,7 @@ async fn send_until_killed(process: &mut WharfProcess, url: &str) -> Acknowledge
             let mut next = 0usize;
             let mut round = 0usize;
             while !stop.load(Ordering::SeqCst) {
-                let size = if round % 2 == 0 { 1 } else { 10 };
+                let size = if round.is_multiple_of(2) { 1 } else { 10 };
                 let entries: Vec<SendMessageBatchRequestEntry> = (next..next + size)
                     .map(|index| {
                         SendMessageBatchRequestEntry::builder()
