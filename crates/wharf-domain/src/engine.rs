@@ -668,12 +668,13 @@ impl Engine {
         queue: &Queue,
         leases: &[LeaseRef],
     ) -> Result<Vec<Result<(), DomainError>>, DomainError> {
-        let (outcomes, commit) = {
+        let (outcomes, unlocked, commit) = {
             let mut state = queue.lock();
             if state.deleted {
                 return Err(DomainError::QueueDoesNotExist);
             }
             self.refresh(queue, &mut state);
+            let ready_before = state.ready_groups();
             let mut batch = Vec::new();
             let mut outcomes = Vec::with_capacity(leases.len());
             for lease in leases {
@@ -688,8 +689,13 @@ impl Engine {
             if batch.is_empty() {
                 return Ok(outcomes);
             }
-            (outcomes, self.store.submit(batch))
+            // On a FIFO queue a delete can unlock its group; wake a waiting receiver per group.
+            let unlocked = state.ready_groups().saturating_sub(ready_before);
+            (outcomes, unlocked, self.store.submit(batch))
         };
+        for _ in 0..unlocked {
+            queue.arrivals.notify_one();
+        }
         commit.await?;
         Ok(outcomes)
     }

@@ -628,6 +628,11 @@ impl QueueState {
         self.purged_up_to
     }
 
+    /// How many groups can deliver now.
+    pub fn ready_groups(&self) -> usize {
+        self.ready.len()
+    }
+
     pub fn counts(&self) -> QueueCounts {
         QueueCounts {
             visible: self.visible.len() as u64,
