@@ -817,6 +817,92 @@ mod tests {
         assert_eq!(budget.used_bytes(), 0);
     }
 
+    fn grouped(seq: u64, group_key: u64) -> MessageMeta {
+        MessageMeta { group_key, ..meta(seq, 0, 0) }
+    }
+
+    fn fifo_state() -> QueueState {
+        let mut queue = state();
+        queue.settings.fifo = true;
+        queue
+    }
+
+    fn seqs(claim: &Claim) -> Vec<u64> {
+        claim.leased.iter().map(|meta| meta.seq).collect()
+    }
+
+    #[test]
+    fn fifo_groups_deliver_in_order_and_lock_while_leased() {
+        let mut queue = fifo_state();
+        for (seq, group) in [(1, 7), (2, 7), (3, 9), (4, 7)] {
+            queue.insert(grouped(seq, group), 0);
+        }
+        assert_eq!(seqs(&queue.claim(0, 2, 1000, None)), [1, 2], "a run of one group");
+        assert_eq!(seqs(&queue.claim(0, 10, 1000, None)), [3], "group 7 is locked");
+        assert!(queue.claim(0, 10, 1000, None).leased.is_empty());
+        // Releasing the head while 2 is still leased keeps the group locked.
+        let head = LeaseRef { seq: 1, message_id: [0; 16], receive_count: 1 };
+        assert_eq!(queue.change_visibility(0, head, 0, 43_200_000), Ok(true));
+        assert!(queue.claim(0, 10, 1000, None).leased.is_empty());
+        assert!(queue.remove_leased(LeaseRef { seq: 2, message_id: [0; 16], receive_count: 1 }).is_ok());
+        assert_eq!(seqs(&queue.claim(0, 10, 1000, None)), [1, 4], "the released head comes first again");
+        // A lease that ended cannot delete on a FIFO queue.
+        queue.refresh(1000);
+        assert_eq!(queue.remove_leased(LeaseRef { seq: 1, message_id: [0; 16], receive_count: 2 }), Err(LeaseExpired));
+    }
+
+    #[test]
+    fn fair_ranking_serves_the_group_with_fewest_in_flight() {
+        let mut queue = state();
+        for seq in 1..=10 {
+            queue.insert(grouped(seq, 1), 0);
+        }
+        queue.insert(grouped(11, 2), 0);
+        queue.insert(grouped(12, 0), 0);
+        // Group 1 is oldest; once one of its messages is in flight, the others go first.
+        assert_eq!(seqs(&queue.claim(0, 4, 1000, None)), [1, 11, 12, 2]);
+        assert_eq!(queue.counts().visible, 8);
+    }
+
+    #[test]
+    fn receive_attempts_replay_only_while_untouched() {
+        let mut queue = fifo_state();
+        queue.insert(grouped(1, 5), 0);
+        queue.insert(grouped(2, 5), 0);
+        let claim = queue.claim(0, 10, 1000, None);
+        let leases: Vec<LeaseRef> = claim.leased.iter().map(LeaseRef::of).collect();
+        queue.remember_attempt("a".into(), 0, 300_000, leases.clone());
+        let replayed = queue.replay_attempt("a", 500, 1000).expect("replayed");
+        assert_eq!(replayed.iter().map(|meta| meta.seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(queue.next_wakeup_ms(), Some(1500), "the replay restarted the visibility timeout");
+        assert!(queue.replay_attempt("b", 500, 1000).is_none());
+        queue.remove_leased(leases[0]).unwrap();
+        assert!(queue.replay_attempt("a", 600, 1000).is_none(), "a deleted message ends the attempt");
+    }
+
+    #[test]
+    fn dedup_keys_expire_with_their_window() {
+        let mut queue = fifo_state();
+        let found = Deduplicated { message_id: [1; 16], seq: 1, expires_ms: 300_000 };
+        queue.remember_dedup("k".into(), found);
+        assert_eq!(queue.deduplicated("k", 299_999), Some(found));
+        assert_eq!(queue.deduplicated("k", 300_000), None);
+        assert_eq!(queue.refresh(300_000).dedup_expired, vec!["k".to_string()]);
+        queue.remember_dedup("j".into(), found);
+        queue.forget_dedup("j");
+        assert!(queue.refresh(400_000).dedup_expired.is_empty());
+    }
+
+    #[test]
+    fn sequence_reservations_run_ahead_of_use() {
+        let mut queue = state();
+        queue.resume_seq_after(100);
+        assert_eq!(queue.reserve_seq(), 101);
+        assert!(queue.extend_seq_reservation(10));
+        assert_eq!(queue.seq_reserved, 111);
+        assert!(!queue.extend_seq_reservation(10));
+    }
+
     #[test]
     fn purge_blocks_late_inserts_of_older_messages() {
         let mut queue = state();

@@ -139,8 +139,12 @@ pub async fn provision_queue(
     let source = wharf_domain::QueueName { account: account.to_string(), name: name.to_string() };
     match engine.queue(account, name) {
         Some(queue) => {
+            // The queue's type was fixed at creation and the declaration was checked to agree
+            // with its name; FifoQueue is a creation-only attribute.
+            let changeable = attributes.iter().filter(|(name, _)| *name != "FifoQueue");
+            let changeable = changeable.map(|(name, value)| (name.clone(), value.clone())).collect();
             let mut settings = queue.settings();
-            queue_attributes::apply(&mut settings, attributes, false, account)?;
+            queue_attributes::apply(&mut settings, &changeable, false, account)?;
             queue_attributes::check_redrive_allowed(engine, region, &source, &settings)?;
             let tags = tags.clone();
             engine

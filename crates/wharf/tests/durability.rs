@@ -343,6 +343,10 @@ tags = {{ team = "wharf", tier = "gold" }}
 name = "cfg-other"
 account_id = "{OTHER_ACCOUNT}"
 attributes = {{ DelaySeconds = "7" }}
+
+[[sqs.queues]]
+name = "cfg-orders.fifo"
+attributes = {{ FifoQueue = "true", ContentBasedDeduplication = "true" }}
 "#,
         data_dir.display()
     );
@@ -383,7 +387,11 @@ async fn queues_declared_in_the_config_file_exist_and_restarting_is_idempotent()
         format!("arn:aws:sqs:us-east-1:{OTHER_ACCOUNT}:cfg-other")
     );
     let listed = client.list_queues().send().await.unwrap();
-    assert_eq!(listed.queue_urls().len(), 2, "{:?}", listed.queue_urls());
+    assert_eq!(listed.queue_urls().len(), 3, "{:?}", listed.queue_urls());
+    let orders = client.get_queue_url().queue_name("cfg-orders.fifo").send().await.unwrap().queue_url.unwrap();
+    let orders_attributes = queue_attributes(&client, &orders).await;
+    assert_eq!(orders_attributes[&QueueAttributeName::FifoQueue], "true");
+    assert_eq!(orders_attributes[&QueueAttributeName::ContentBasedDeduplication], "true");
     for index in 0..3 {
         client.send_message().queue_url(&main).message_body(format!("kept-{index}")).send().await.unwrap();
     }
@@ -408,7 +416,11 @@ async fn queues_declared_in_the_config_file_exist_and_restarting_is_idempotent()
     let other = other_client.get_queue_url().queue_name("cfg-other").send().await.unwrap().queue_url.unwrap();
     assert_eq!(queue_attributes(&other_client, &other).await[&QueueAttributeName::DelaySeconds], "7");
     let listed = client.list_queues().send().await.unwrap();
-    assert_eq!(listed.queue_urls().len(), 2, "{:?}", listed.queue_urls());
+    assert_eq!(listed.queue_urls().len(), 3, "{:?}", listed.queue_urls());
+    let orders = client.get_queue_url().queue_name("cfg-orders.fifo").send().await.unwrap().queue_url.unwrap();
+    let orders_attributes = queue_attributes(&client, &orders).await;
+    assert_eq!(orders_attributes[&QueueAttributeName::FifoQueue], "true");
+    assert_eq!(orders_attributes[&QueueAttributeName::ContentBasedDeduplication], "true");
     let received = client.receive_message().queue_url(&main).max_number_of_messages(10).send().await.unwrap();
     let mut bodies: Vec<&str> = received.messages().iter().filter_map(|m| m.body()).collect();
     bodies.sort();
