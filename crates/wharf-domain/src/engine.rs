@@ -12,7 +12,7 @@ use crate::settings::{QueueName, QueueSettings};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use wharf_store::{DedupRecord, MessageContent, MessageMeta, Mutation, QueueRecord, Store};
+use wharf_store::{DedupKey, DedupRecord, MessageContent, MessageMeta, Mutation, QueueRecord, Store};
 
 /// The longest a message may stay leased from the receive that leased it.
 pub const LEASE_TOTAL_MS_MAX: u64 = 43_200_000;
@@ -423,7 +423,7 @@ impl Engine {
             let mut batch = Vec::with_capacity(messages.len());
             for message in messages {
                 let dedup_key = dedup_key(&state.settings, &message.content);
-                if let Some(found) = dedup_key.as_deref().and_then(|key| state.deduplicated(key, now_ms)) {
+                if let Some(found) = dedup_key.and_then(|key| state.deduplicated(&key, now_ms)) {
                     sent.push(SentMessage { message_id: found.message_id, seq: found.seq });
                     continue;
                 }
@@ -444,13 +444,9 @@ impl Engine {
                         seq: meta.seq,
                         expires_ms: now_ms + DEDUP_WINDOW_MS,
                     };
-                    let record = DedupRecord {
-                        key: key.clone(),
-                        message_id: found.message_id,
-                        seq: found.seq,
-                        expires_ms: found.expires_ms,
-                    };
-                    state.remember_dedup(key.clone(), found);
+                    let record =
+                        DedupRecord { key, message_id: found.message_id, seq: found.seq, expires_ms: found.expires_ms };
+                    state.remember_dedup(key, found);
                     remembered.push(key);
                     batch.push(Mutation::PutDedup { queue: queue.id, record });
                 }
@@ -777,12 +773,19 @@ pub fn group_key(group_id: &str) -> u64 {
 }
 
 /// The key a FIFO queue deduplicates a message by: its deduplication id, within its group when
-/// the queue deduplicates per group. None on standard queues and for messages without an id.
-fn dedup_key(settings: &QueueSettings, content: &MessageContent) -> Option<String> {
+/// the queue deduplicates per group, as a [`DedupKey`] digest. None on standard queues and for
+/// messages without an id.
+fn dedup_key(settings: &QueueSettings, content: &MessageContent) -> Option<DedupKey> {
+    use sha2::Digest as _;
     let id = content.deduplication_id.as_deref().filter(|_| settings.fifo)?;
+    let mut hasher = sha2::Sha256::new();
     if settings.dedup_per_group {
         // Group and deduplication ids are printable characters, so NUL cannot be inside either.
-        return Some(format!("{}\u{0}{id}", content.group_id.as_deref().unwrap_or("")));
+        hasher.update(content.group_id.as_deref().unwrap_or("").as_bytes());
+        hasher.update([0]);
     }
-    Some(id.to_string())
+    hasher.update(id.as_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&hasher.finalize()[..16]);
+    Some(key)
 }

@@ -17,7 +17,7 @@ use crate::settings::QueueSettings;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use wharf_store::{MessageContent, MessageMeta, QueueId};
+use wharf_store::{DedupKey, MessageContent, MessageMeta, QueueId};
 
 /// The memory all queues together may use to keep message contents they also hold on disk, so
 /// a message received soon after it was sent is served without a disk read.
@@ -114,7 +114,7 @@ pub(crate) struct Refreshed {
     /// Messages whose lease ran out; visible again with a raised receive count.
     pub returned: Vec<MessageMeta>,
     /// Deduplication keys whose window ended.
-    pub dedup_expired: Vec<String>,
+    pub dedup_expired: Vec<DedupKey>,
 }
 
 /// One message group's part of the delivery order.
@@ -159,8 +159,8 @@ pub(crate) struct QueueState {
     groups: HashMap<u64, Group>,
     /// Groups that can deliver now: (rank, seq of the group's next message, group key).
     ready: BTreeSet<(u32, u64, u64)>,
-    dedup: HashMap<String, Deduplicated>,
-    dedup_expiry: BTreeSet<(u64, String)>,
+    dedup: HashMap<DedupKey, Deduplicated>,
+    dedup_expiry: BTreeSet<(u64, DedupKey)>,
     /// FIFO receive attempts: id → (when it stops counting, the leases it got).
     attempts: HashMap<String, (u64, Vec<LeaseRef>)>,
     next_seq: u64,
@@ -261,21 +261,21 @@ impl QueueState {
     }
 
     /// The message a deduplication key produced, if the key is inside its window.
-    pub fn deduplicated(&self, key: &str, now_ms: u64) -> Option<Deduplicated> {
+    pub fn deduplicated(&self, key: &DedupKey, now_ms: u64) -> Option<Deduplicated> {
         self.dedup.get(key).copied().filter(|found| found.expires_ms > now_ms)
     }
 
-    pub fn remember_dedup(&mut self, key: String, found: Deduplicated) {
-        if let Some(previous) = self.dedup.insert(key.clone(), found) {
-            self.dedup_expiry.remove(&(previous.expires_ms, key.clone()));
+    pub fn remember_dedup(&mut self, key: DedupKey, found: Deduplicated) {
+        if let Some(previous) = self.dedup.insert(key, found) {
+            self.dedup_expiry.remove(&(previous.expires_ms, key));
         }
         self.dedup_expiry.insert((found.expires_ms, key));
     }
 
     /// Forgets a key whose message never became durable.
-    pub fn forget_dedup(&mut self, key: &str) {
+    pub fn forget_dedup(&mut self, key: &DedupKey) {
         if let Some(previous) = self.dedup.remove(key) {
-            self.dedup_expiry.remove(&(previous.expires_ms, key.to_string()));
+            self.dedup_expiry.remove(&(previous.expires_ms, *key));
         }
     }
 
@@ -884,12 +884,12 @@ mod tests {
     fn dedup_keys_expire_with_their_window() {
         let mut queue = fifo_state();
         let found = Deduplicated { message_id: [1; 16], seq: 1, expires_ms: 300_000 };
-        queue.remember_dedup("k".into(), found);
-        assert_eq!(queue.deduplicated("k", 299_999), Some(found));
-        assert_eq!(queue.deduplicated("k", 300_000), None);
-        assert_eq!(queue.refresh(300_000).dedup_expired, vec!["k".to_string()]);
-        queue.remember_dedup("j".into(), found);
-        queue.forget_dedup("j");
+        queue.remember_dedup([1; 16], found);
+        assert_eq!(queue.deduplicated(&[1; 16], 299_999), Some(found));
+        assert_eq!(queue.deduplicated(&[1; 16], 300_000), None);
+        assert_eq!(queue.refresh(300_000).dedup_expired, vec![[1; 16]]);
+        queue.remember_dedup([2; 16], found);
+        queue.forget_dedup(&[2; 16]);
         assert!(queue.refresh(400_000).dedup_expired.is_empty());
     }
 

@@ -11,7 +11,8 @@
 
 use bytes::Bytes;
 use wharf_store::{
-    AttributeRecord, AttributeValueRecord, DedupRecord, MessageContent, MessageMeta, QueueId, QueueRecord, StoreError,
+    AttributeRecord, AttributeValueRecord, DedupKey, DedupRecord, MessageContent, MessageMeta, QueueId, QueueRecord,
+    StoreError,
 };
 
 /// The value format of every record except message metadata.
@@ -87,21 +88,22 @@ pub fn decode_message_meta(seq: u64, bytes: &[u8]) -> Result<MessageMeta, StoreE
     Ok(meta)
 }
 
-/// A dedup record's key: the queue id, big-endian, then the deduplication key's bytes, so one
-/// queue's records form one contiguous key range.
-pub fn dedup_key(queue: QueueId, key: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + key.len());
-    out.extend_from_slice(&queue.to_be_bytes());
-    out.extend_from_slice(key.as_bytes());
+/// A dedup record's table key: the queue id, big-endian, then the 16-byte deduplication key, so
+/// one queue's records form one contiguous key range.
+pub fn dedup_table_key(queue: QueueId, key: &DedupKey) -> [u8; 24] {
+    let mut out = [0u8; 24];
+    out[..8].copy_from_slice(&queue.to_be_bytes());
+    out[8..].copy_from_slice(key);
     out
 }
 
 /// Splits a dedup table key into queue id and deduplication key.
-pub fn split_dedup_key(bytes: &[u8]) -> Result<(QueueId, String), StoreError> {
-    let corrupt = || StoreError::Corrupt("dedup key is malformed".into());
-    let (queue, key) = bytes.split_first_chunk::<8>().ok_or_else(corrupt)?;
-    let key = std::str::from_utf8(key).map_err(|_| corrupt())?;
-    Ok((u64::from_be_bytes(*queue), key.to_string()))
+pub fn split_dedup_table_key(bytes: &[u8; 24]) -> (QueueId, DedupKey) {
+    let mut queue = [0u8; 8];
+    let mut key = [0u8; 16];
+    queue.copy_from_slice(&bytes[..8]);
+    key.copy_from_slice(&bytes[8..]);
+    (u64::from_be_bytes(queue), key)
 }
 
 pub fn encode_dedup(record: &DedupRecord) -> [u8; DEDUP_VALUE_BYTES] {
@@ -114,7 +116,7 @@ pub fn encode_dedup(record: &DedupRecord) -> [u8; DEDUP_VALUE_BYTES] {
     out
 }
 
-pub fn decode_dedup(key: String, bytes: &[u8]) -> Result<DedupRecord, StoreError> {
+pub fn decode_dedup(key: DedupKey, bytes: &[u8]) -> Result<DedupRecord, StoreError> {
     let mut reader = Reader::new(bytes, "dedup record");
     reader.version()?;
     let record = DedupRecord { key, message_id: reader.array::<16>()?, seq: reader.u64()?, expires_ms: reader.u64()? };
@@ -494,12 +496,10 @@ mod tests {
         assert_eq!(encoded[0], VALUE_FORMAT_V2);
         assert_eq!(decode_message_meta(42, &encoded).unwrap(), meta);
 
-        let record = DedupRecord { key: "g\u{0}id".into(), message_id: [3; 16], seq: 7, expires_ms: 300_000 };
-        assert_eq!(decode_dedup(record.key.clone(), &encode_dedup(&record)).unwrap(), record);
-        let key = dedup_key(5, &record.key);
-        assert_eq!(split_dedup_key(&key).unwrap(), (5, record.key.clone()));
-        assert!(dedup_key(5, "zzz") < dedup_key(6, ""));
-        assert!(split_dedup_key(&[0, 1]).is_err());
+        let record = DedupRecord { key: [9; 16], message_id: [3; 16], seq: 7, expires_ms: 300_000 };
+        assert_eq!(decode_dedup(record.key, &encode_dedup(&record)).unwrap(), record);
+        assert_eq!(split_dedup_table_key(&dedup_table_key(5, &record.key)), (5, record.key));
+        assert!(dedup_table_key(5, &[255; 16]) < dedup_table_key(6, &[0; 16]));
 
         let queue = sample_queue();
         assert_eq!(decode_queue(9, &encode_queue(&queue)).unwrap(), queue);
@@ -550,9 +550,9 @@ mod tests {
         let mut meta = encode_message_meta(&sample_meta());
         meta[0] = 3;
         assert!(matches!(decode_message_meta(1, &meta), Err(StoreError::Corrupt(_))));
-        let mut dedup = encode_dedup(&DedupRecord { key: String::new(), message_id: [0; 16], seq: 1, expires_ms: 1 });
+        let mut dedup = encode_dedup(&DedupRecord { key: [0; 16], message_id: [0; 16], seq: 1, expires_ms: 1 });
         dedup[0] = 2;
-        assert!(matches!(decode_dedup(String::new(), &dedup), Err(StoreError::Corrupt(_))));
+        assert!(matches!(decode_dedup([0; 16], &dedup), Err(StoreError::Corrupt(_))));
         let mut queue = encode_queue(&sample_queue());
         queue.push(0);
         assert!(matches!(decode_queue(1, &queue), Err(StoreError::Corrupt(_))));

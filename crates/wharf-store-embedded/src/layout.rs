@@ -16,8 +16,8 @@ const QUEUES: TableDefinition<&[u8; 8], &[u8]> = TableDefinition::new("queues");
 const MESSAGE_META: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("message_meta");
 /// Message bodies and attributes by the same key; read one at a time, on delivery.
 const MESSAGE_CONTENT: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("message_content");
-/// FIFO deduplication records by (queue id, deduplication key).
-const DEDUP: TableDefinition<&[u8], &[u8]> = TableDefinition::new("dedup");
+/// FIFO deduplication records by (queue id, 16-byte deduplication key).
+const DEDUP: TableDefinition<&[u8; 24], &[u8]> = TableDefinition::new("dedup");
 /// Domain settings by name.
 const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 
@@ -41,8 +41,8 @@ pub(crate) enum Operation {
     DeleteMessage { key: [u8; 16] },
     PurgeMessages { queue: QueueId, up_to_seq: u64 },
     PutSetting { key: String, value: Vec<u8> },
-    PutDedup { key: Vec<u8>, value: [u8; codec::DEDUP_VALUE_BYTES] },
-    DeleteDedup { key: Vec<u8> },
+    PutDedup { key: [u8; 24], value: [u8; codec::DEDUP_VALUE_BYTES] },
+    DeleteDedup { key: [u8; 24] },
 }
 
 /// Converts a redb error into the store's error, keeping corruption distinct from I/O failure.
@@ -93,11 +93,11 @@ pub(crate) fn prepare(batch: Vec<Mutation>) -> Result<Vec<Operation>, StoreError
                 check_record_size("setting", key.len() + value.len())?;
                 Operation::PutSetting { key, value }
             }
-            Mutation::PutDedup { queue, record } => {
-                check_record_size("dedup record", record.key.len())?;
-                Operation::PutDedup { key: codec::dedup_key(queue, &record.key), value: codec::encode_dedup(&record) }
-            }
-            Mutation::DeleteDedup { queue, key } => Operation::DeleteDedup { key: codec::dedup_key(queue, &key) },
+            Mutation::PutDedup { queue, record } => Operation::PutDedup {
+                key: codec::dedup_table_key(queue, &record.key),
+                value: codec::encode_dedup(&record),
+            },
+            Mutation::DeleteDedup { queue, key } => Operation::DeleteDedup { key: codec::dedup_table_key(queue, &key) },
         };
         operations.push(operation);
     }
@@ -142,7 +142,7 @@ struct Tables<'txn> {
     meta: Table<'txn, &'static [u8; 16], &'static [u8]>,
     content: Table<'txn, &'static [u8; 16], &'static [u8]>,
     settings: Table<'txn, &'static str, &'static [u8]>,
-    dedup: Table<'txn, &'static [u8], &'static [u8]>,
+    dedup: Table<'txn, &'static [u8; 24], &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -164,9 +164,9 @@ impl<'txn> Tables<'txn> {
             Operation::DeleteQueue { queue } => {
                 self.queues.remove(&codec::queue_key(*queue))?;
                 self.delete_messages(*queue, u64::MAX)?;
-                let first = queue.to_be_bytes();
-                let after = queue.saturating_add(1).to_be_bytes();
-                self.dedup.retain_in::<&[u8], _>(first.as_slice()..after.as_slice(), |_, _| false)?;
+                let first = codec::dedup_table_key(*queue, &[0; 16]);
+                let last = codec::dedup_table_key(*queue, &[u8::MAX; 16]);
+                self.dedup.retain_in::<&[u8; 24], _>(&first..=&last, |_, _| false)?;
             }
             Operation::PutMessage { key, meta, content } => {
                 self.meta.insert(key, meta.as_slice())?;
@@ -188,10 +188,10 @@ impl<'txn> Tables<'txn> {
                 self.settings.insert(key.as_str(), value.as_slice())?;
             }
             Operation::PutDedup { key, value } => {
-                self.dedup.insert(key.as_slice(), value.as_slice())?;
+                self.dedup.insert(key, value.as_slice())?;
             }
             Operation::DeleteDedup { key } => {
-                self.dedup.remove(key.as_slice())?;
+                self.dedup.remove(key)?;
             }
         }
         Ok(())
@@ -258,7 +258,7 @@ pub(crate) fn load(database: &Database) -> Result<Snapshot, StoreError> {
     if let Some(dedup) = open_readable(&read, DEDUP)? {
         for entry in dedup.iter().map_err(|e| storage_error(context, e))? {
             let (key, value) = entry.map_err(|e| storage_error(context, e))?;
-            let (queue, key) = codec::split_dedup_key(key.value())?;
+            let (queue, key) = codec::split_dedup_table_key(key.value());
             let record = codec::decode_dedup(key, value.value())?;
             match snapshot.dedup.last_mut() {
                 Some((owner, records)) if *owner == queue => records.push(record),

@@ -58,8 +58,8 @@ pub fn message(seq: u64, body: &str) -> (MessageMeta, MessageContent) {
     (meta, content)
 }
 
-pub fn dedup_record(key: &str, seq: u64) -> DedupRecord {
-    DedupRecord { key: key.to_string(), message_id: [seq as u8; 16], seq, expires_ms: 300_000 + seq }
+pub fn dedup_record(key: u8, seq: u64) -> DedupRecord {
+    DedupRecord { key: [key; 16], message_id: [seq as u8; 16], seq, expires_ms: 300_000 + seq }
 }
 
 fn put(queue: QueueId, seq: u64, body: &str) -> Mutation {
@@ -77,13 +77,13 @@ pub async fn check_roundtrip(store: &dyn Store) {
             put(1, 2, "two"),
             put(2, 1, "other"),
             Mutation::PutSetting { key: "k".into(), value: vec![1, 2, 3] },
-            Mutation::PutDedup { queue: 1, record: dedup_record("d1", 1) },
-            Mutation::PutDedup { queue: 1, record: dedup_record("d2", 2) },
-            Mutation::PutDedup { queue: 2, record: dedup_record("g\u{0}d1", 1) },
+            Mutation::PutDedup { queue: 1, record: dedup_record(1, 1) },
+            Mutation::PutDedup { queue: 1, record: dedup_record(2, 2) },
+            Mutation::PutDedup { queue: 2, record: dedup_record(1, 1) },
         ])
         .await
         .expect("commit");
-    store.submit(vec![Mutation::DeleteDedup { queue: 1, key: "d1".into() }]).await.expect("commit");
+    store.submit(vec![Mutation::DeleteDedup { queue: 1, key: [1; 16] }]).await.expect("commit");
     let (mut meta, _) = message(2, "two");
     meta.receive_count = 3;
     meta.first_receive_ms = 12_345;
@@ -96,7 +96,7 @@ pub async fn check_roundtrip(store: &dyn Store) {
     assert_eq!(snapshot.queues, vec![queue_record(1, "alpha"), queue_record(2, "beta")]);
     assert_eq!(snapshot.messages, vec![(1, vec![meta]), (2, vec![message(1, "other").0])]);
     assert_eq!(snapshot.settings, vec![("k".to_string(), vec![1, 2, 3])]);
-    assert_eq!(snapshot.dedup, vec![(1, vec![dedup_record("d2", 2)]), (2, vec![dedup_record("g\u{0}d1", 1)])]);
+    assert_eq!(snapshot.dedup, vec![(1, vec![dedup_record(2, 2)]), (2, vec![dedup_record(1, 1)])]);
     assert_eq!(store.read_content(1, 2).expect("read"), Some(message(2, "two").1));
     assert_eq!(store.read_content(1, 1).expect("read"), None);
 
@@ -104,7 +104,7 @@ pub async fn check_roundtrip(store: &dyn Store) {
     let snapshot = store.load().expect("load");
     assert_eq!(snapshot.queues.len(), 1);
     assert_eq!(snapshot.messages, vec![(1, vec![meta])]);
-    assert_eq!(snapshot.dedup, vec![(1, vec![dedup_record("d2", 2)])]);
+    assert_eq!(snapshot.dedup, vec![(1, vec![dedup_record(2, 2)])]);
     assert_eq!(store.read_content(2, 1).expect("read"), None);
 }
 
@@ -132,9 +132,9 @@ pub async fn check_random_against_model(store: &dyn Store, seed: u64) {
                 }
                 71..=80 => Mutation::PutDedup {
                     queue,
-                    record: dedup_record(&format!("d{}", rng.random_range(0..20)), rng.random_range(1..100)),
+                    record: dedup_record(rng.random_range(0..20), rng.random_range(1..100)),
                 },
-                81..=85 => Mutation::DeleteDedup { queue, key: format!("d{}", rng.random_range(0..20)) },
+                81..=85 => Mutation::DeleteDedup { queue, key: [rng.random_range(0..20); 16] },
                 86..=97 => Mutation::DeleteMessage { queue, seq: rng.random_range(1..next_seq[queue as usize] + 1) },
                 _ => Mutation::PurgeMessages { queue, up_to_seq: rng.random_range(0..next_seq[queue as usize]) },
             };
@@ -170,7 +170,7 @@ pub async fn check_survives_reopen(open: &dyn Fn() -> Box<dyn Store>) {
         batch.extend((1..=50).map(|seq| put(7, seq, &format!("body {seq}"))));
         store.submit(batch).await.expect("commit");
         store.submit(vec![Mutation::DeleteMessage { queue: 7, seq: 3 }]).await.expect("commit");
-        store.submit(vec![Mutation::PutDedup { queue: 7, record: dedup_record("once", 4) }]).await.expect("commit");
+        store.submit(vec![Mutation::PutDedup { queue: 7, record: dedup_record(4, 4) }]).await.expect("commit");
         store.close().expect("close");
     }
     let store = open();
@@ -179,6 +179,6 @@ pub async fn check_survives_reopen(open: &dyn Fn() -> Box<dyn Store>) {
     let seqs: Vec<u64> = snapshot.messages[0].1.iter().map(|meta| meta.seq).collect();
     let expected: Vec<u64> = (1..=50).filter(|seq| *seq != 3).collect();
     assert_eq!(seqs, expected);
-    assert_eq!(snapshot.dedup, vec![(7, vec![dedup_record("once", 4)])]);
+    assert_eq!(snapshot.dedup, vec![(7, vec![dedup_record(4, 4)])]);
     assert_eq!(store.read_content(7, 50).expect("read"), Some(message(50, "body 50").1));
 }

@@ -2,7 +2,8 @@
 //! implementation of [`Store`], and the model other engines are compared with.
 
 use crate::{
-    Commit, DedupRecord, MessageContent, MessageMeta, Mutation, QueueId, QueueRecord, Snapshot, Store, StoreError,
+    Commit, DedupKey, DedupRecord, MessageContent, MessageMeta, Mutation, QueueId, QueueRecord, Snapshot, Store,
+    StoreError,
 };
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -17,7 +18,7 @@ struct MemoryState {
     queues: BTreeMap<QueueId, QueueRecord>,
     messages: BTreeMap<(QueueId, u64), (MessageMeta, MessageContent)>,
     settings: BTreeMap<String, Vec<u8>>,
-    dedup: BTreeMap<(QueueId, String), DedupRecord>,
+    dedup: BTreeMap<(QueueId, DedupKey), DedupRecord>,
     closed: bool,
 }
 
@@ -61,7 +62,7 @@ impl MemoryState {
                 self.settings.insert(key, value);
             }
             Mutation::PutDedup { queue, record } => {
-                self.dedup.insert((queue, record.key.clone()), record);
+                self.dedup.insert((queue, record.key), record);
             }
             Mutation::DeleteDedup { queue, key } => {
                 self.dedup.remove(&(queue, key));

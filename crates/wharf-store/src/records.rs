@@ -35,12 +35,16 @@ pub struct MessageMeta {
     pub group_key: u64,
 }
 
+/// Names a deduplication id within its queue: the first 16 bytes of the SHA-256 of the id (of
+/// the group id, a NUL and the id when deduplication is per group). Fixed-size, so records cost
+/// the same whatever the length of the ids.
+pub type DedupKey = [u8; 16];
+
 /// A deduplication id a FIFO queue accepted, kept for the deduplication window so a repeat is
 /// answered with the original message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DedupRecord {
-    /// The deduplication id, prefixed with the group id when deduplication is per group.
-    pub key: String,
+    pub key: DedupKey,
     pub message_id: [u8; 16],
     pub seq: u64,
     /// When the record stops deduplicating.
@@ -115,6 +119,6 @@ pub enum Mutation {
     },
     DeleteDedup {
         queue: QueueId,
-        key: String,
+        key: DedupKey,
     },
 }
