@@ -433,6 +433,33 @@ async fn fifo_dead_letter_queues_are_fifo_and_keep_group_order() {
     assert_eq!(order, ["a1", "a2", "a3"]);
     let group = moved.messages()[0].attributes().unwrap().get(&MessageSystemAttributeName::MessageGroupId);
     assert_eq!(group.map(String::as_str), Some("A"));
+
+    // A move task back to the source keeps the group's order too.
+    for message in moved.messages() {
+        let handle = message.receipt_handle().unwrap();
+        client
+            .change_message_visibility()
+            .queue_url(&dlq)
+            .receipt_handle(handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+    client.start_message_move_task().source_arn(arn(&dlq)).send().await.unwrap();
+    let mut finished = false;
+    for _ in 0..500 {
+        let listed = client.list_message_move_tasks().source_arn(arn(&dlq)).send().await.unwrap();
+        if listed.results().first().and_then(|task| task.status()) == Some("COMPLETED") {
+            finished = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(finished, "the move task completes");
+    let back = client.receive_message().queue_url(&source).max_number_of_messages(10).send().await.unwrap();
+    let order: Vec<&str> = back.messages().iter().map(|m| m.body().unwrap()).collect();
+    assert_eq!(order, ["a1", "a2", "a3"]);
 }
 
 #[tokio::test]
