@@ -101,6 +101,7 @@ pub struct Engine {
     token_secret: [u8; 32],
     pub(crate) shutdown: tokio::sync::watch::Sender<bool>,
     pub(crate) move_tasks: crate::move_task::MoveTasks,
+    pub(crate) topics: crate::topics::Topics,
 }
 
 impl Engine {
@@ -180,6 +181,7 @@ impl Engine {
         }
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let move_tasks = crate::move_task::MoveTasks::load(&snapshot.settings);
+        let topics = crate::topics::Topics::load(&snapshot.topics, &snapshot.subscriptions, &snapshot.settings);
         let engine = Arc::new(Engine {
             store,
             budget,
@@ -191,6 +193,7 @@ impl Engine {
             token_secret,
             shutdown,
             move_tasks,
+            topics,
         });
         engine.resume_move_tasks();
         Ok(engine)
@@ -412,64 +415,64 @@ impl Engine {
     /// appended; its result is the original message. Results keep the order of `messages`.
     pub async fn send(&self, queue: &Queue, messages: Vec<NewMessage>) -> Result<Vec<SentMessage>, DomainError> {
         let now_ms = self.clock.now_ms();
-        let (sent, fresh, remembered, commit) = {
+        let (appended, commit) = {
             let mut state = queue.lock();
             if state.deleted {
                 return Err(DomainError::QueueDoesNotExist);
             }
-            let mut sent = Vec::with_capacity(messages.len());
-            let mut fresh = Vec::with_capacity(messages.len());
-            let mut remembered = Vec::new();
-            let mut batch = Vec::with_capacity(messages.len());
-            for message in messages {
-                let dedup_key = dedup_key(&state.settings, &message.content);
-                if let Some(found) = dedup_key.and_then(|key| state.deduplicated(&key, now_ms)) {
-                    sent.push(SentMessage { message_id: found.message_id, seq: found.seq });
-                    continue;
-                }
-                let delay_seconds = message.delay_seconds.unwrap_or(state.settings.delay_seconds);
-                let meta = MessageMeta {
-                    seq: state.reserve_seq(),
-                    message_id: *uuid::Uuid::new_v4().as_bytes(),
-                    sent_ms: now_ms,
-                    available_ms: now_ms + u64::from(delay_seconds) * 1000,
-                    receive_count: 0,
-                    first_receive_ms: 0,
-                    size_bytes: message.size_bytes,
-                    group_key: message.content.group_id.as_deref().map_or(0, group_key),
-                };
-                if let Some(key) = dedup_key {
-                    let found = Deduplicated {
-                        message_id: meta.message_id,
-                        seq: meta.seq,
-                        expires_ms: now_ms + DEDUP_WINDOW_MS,
-                    };
-                    let record =
-                        DedupRecord { key, message_id: found.message_id, seq: found.seq, expires_ms: found.expires_ms };
-                    state.remember_dedup(key, found);
-                    remembered.push(key);
-                    batch.push(Mutation::PutDedup { queue: queue.id, record });
-                }
-                sent.push(SentMessage { message_id: meta.message_id, seq: meta.seq });
-                fresh.push((meta, message.content.clone()));
-                batch.push(Mutation::PutMessage { queue: queue.id, meta, content: message.content });
-            }
-            if state.extend_seq_reservation(SEQ_RESERVATION_BLOCK) {
-                batch.push(Mutation::PutQueue(record_of(queue, &state)));
-            }
+            let mut appended = append_locked(queue, &mut state, messages, now_ms);
             // Even a batch of duplicates only is submitted: its commit resolves after the
             // originals' (batches commit in order), so a duplicate is never acknowledged first.
-            (sent, fresh, remembered, self.store.submit(batch))
+            let commit = self.store.submit(std::mem::take(&mut appended.batch));
+            (appended, commit)
         };
         if let Err(error) = commit.await {
-            let mut state = queue.lock();
-            for key in &remembered {
-                state.forget_dedup(key);
+            appended.forget(queue);
+            return Err(error.into());
+        }
+        self.insert_durable(queue, appended.fresh);
+        Ok(appended.sent)
+    }
+
+    /// Appends messages to several queues in one atomic, durable write (a topic's fan-out).
+    /// Queues that were deleted meanwhile are skipped. Returns once everything is durable.
+    pub async fn send_to_many(&self, targets: Vec<(Arc<Queue>, Vec<NewMessage>)>) -> Result<(), DomainError> {
+        let now_ms = self.clock.now_ms();
+        let mut merged: BTreeMap<u64, (Arc<Queue>, Vec<NewMessage>)> = BTreeMap::new();
+        for (queue, messages) in targets {
+            merged.entry(queue.id).or_insert_with(|| (queue.clone(), Vec::new())).1.extend(messages);
+        }
+        let (queues, message_lists): (Vec<Arc<Queue>>, Vec<Vec<NewMessage>>) = merged.into_values().unzip();
+        let (appended, commit) = {
+            // Every target's lock is held until the batch is submitted, so each queue's writes
+            // reach the store in index order; taking them in ascending id order rules out a
+            // deadlock between two fan-outs.
+            let mut guards = Vec::with_capacity(queues.len());
+            let mut batch = Vec::new();
+            let mut appended = Vec::new();
+            for (queue, messages) in queues.iter().zip(message_lists) {
+                let mut state = queue.lock();
+                if !state.deleted {
+                    let mut done = append_locked(queue, &mut state, messages, now_ms);
+                    batch.append(&mut done.batch);
+                    appended.push((queue.clone(), done));
+                }
+                guards.push(state);
+            }
+            let commit = self.store.submit(batch);
+            drop(guards);
+            (appended, commit)
+        };
+        if let Err(error) = commit.await {
+            for (queue, done) in &appended {
+                done.forget(queue);
             }
             return Err(error.into());
         }
-        self.insert_durable(queue, fresh);
-        Ok(sent)
+        for (queue, done) in appended {
+            self.insert_durable(&queue, done.fresh);
+        }
+        Ok(())
     }
 
     /// Indexes messages whose write is durable, keeping their contents in memory if the budget
@@ -746,6 +749,70 @@ impl Engine {
         };
         Ok(commit.await?)
     }
+}
+
+/// What appending messages to one queue decided, under its lock.
+struct Appended {
+    sent: Vec<SentMessage>,
+    /// Messages to index once durable.
+    fresh: Vec<(MessageMeta, MessageContent)>,
+    /// Deduplication keys taken, to give back if the write fails.
+    remembered: Vec<DedupKey>,
+    batch: Vec<Mutation>,
+}
+
+impl Appended {
+    fn forget(&self, queue: &Queue) {
+        let mut state = queue.lock();
+        for key in &self.remembered {
+            state.forget_dedup(key);
+        }
+    }
+}
+
+/// Assigns sequence numbers and ids, applies FIFO deduplication and builds the store batch for
+/// messages appended to one queue whose lock the caller holds.
+fn append_locked(queue: &Queue, state: &mut QueueState, messages: Vec<NewMessage>, now_ms: u64) -> Appended {
+    let mut appended = Appended {
+        sent: Vec::with_capacity(messages.len()),
+        fresh: Vec::with_capacity(messages.len()),
+        remembered: Vec::new(),
+        batch: Vec::with_capacity(messages.len()),
+    };
+    for message in messages {
+        let dedup_key = dedup_key(&state.settings, &message.content);
+        if let Some(found) = dedup_key.and_then(|key| state.deduplicated(&key, now_ms)) {
+            appended.sent.push(SentMessage { message_id: found.message_id, seq: found.seq });
+            continue;
+        }
+        let delay_seconds = message.delay_seconds.unwrap_or(state.settings.delay_seconds);
+        let meta = MessageMeta {
+            seq: state.reserve_seq(),
+            message_id: *uuid::Uuid::new_v4().as_bytes(),
+            sent_ms: now_ms,
+            available_ms: now_ms + u64::from(delay_seconds) * 1000,
+            receive_count: 0,
+            first_receive_ms: 0,
+            size_bytes: message.size_bytes,
+            group_key: message.content.group_id.as_deref().map_or(0, group_key),
+        };
+        if let Some(key) = dedup_key {
+            let found =
+                Deduplicated { message_id: meta.message_id, seq: meta.seq, expires_ms: now_ms + DEDUP_WINDOW_MS };
+            let record =
+                DedupRecord { key, message_id: found.message_id, seq: found.seq, expires_ms: found.expires_ms };
+            state.remember_dedup(key, found);
+            appended.remembered.push(key);
+            appended.batch.push(Mutation::PutDedup { queue: queue.id, record });
+        }
+        appended.sent.push(SentMessage { message_id: meta.message_id, seq: meta.seq });
+        appended.fresh.push((meta, message.content.clone()));
+        appended.batch.push(Mutation::PutMessage { queue: queue.id, meta, content: message.content });
+    }
+    if state.extend_seq_reservation(SEQ_RESERVATION_BLOCK) {
+        appended.batch.push(Mutation::PutQueue(record_of(queue, state)));
+    }
+    appended
 }
 
 fn record_of(queue: &Queue, state: &QueueState) -> QueueRecord {

@@ -30,6 +30,14 @@ pub enum DomainError {
     PurgeInProgress,
     #[error("the server is shutting down")]
     ShuttingDown,
+    #[error("topic does not exist")]
+    TopicDoesNotExist,
+    #[error("a topic with this name already exists")]
+    TopicAlreadyExists,
+    #[error("subscription does not exist")]
+    SubscriptionDoesNotExist,
+    #[error("invalid filter policy: {0}")]
+    InvalidFilterPolicy(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

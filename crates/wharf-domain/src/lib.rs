@@ -11,9 +11,12 @@
 pub mod clock;
 pub mod engine;
 pub mod error;
+pub mod filter_policy;
 pub mod move_task;
 pub mod queue;
 pub mod settings;
+pub mod topic;
+mod topics;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{

@@ -1,10 +1,11 @@
 //! The hand-written binary formats of every stored key and value.
 //!
 //! Keys are fixed-width big-endian integers, so byte order is numeric order and one queue's
-//! messages form one contiguous, ascending key range. Every value starts with a format-version
-//! byte, so a later Wharf can read old records and an older Wharf refuses newer ones instead of
-//! misreading them. Integers inside values are big-endian too (one rule for the whole file);
-//! lengths and counts are LEB128 varints, so no length can overflow its field.
+//! messages (one topic's subscriptions) form one contiguous, ascending key range. Every value
+//! starts with a format-version byte, so a later Wharf can read old records and an older Wharf
+//! refuses newer ones instead of misreading them. Integers inside values are big-endian too (one
+//! rule for the whole file); lengths and counts are LEB128 varints, so no length can overflow its
+//! field.
 //!
 //! Decoders treat their input as untrusted: they never panic, never allocate more than the
 //! input could describe, and report anything malformed as [`StoreError::Corrupt`].
@@ -12,7 +13,7 @@
 use bytes::Bytes;
 use wharf_store::{
     AttributeRecord, AttributeValueRecord, DedupKey, DedupRecord, MessageContent, MessageMeta, QueueId, QueueRecord,
-    StoreError,
+    StoreError, SubscriptionRecord, TopicId, TopicRecord,
 };
 
 /// The value format of every record except message metadata.
@@ -30,28 +31,54 @@ pub const MESSAGE_META_BYTES: usize = MESSAGE_META_V1_BYTES + 8;
 /// deduplication key lives in the table key.
 pub const DEDUP_VALUE_BYTES: usize = 1 + 16 + 8 + 8;
 
+/// A key of two big-endian integers: every key of one `owner` forms one contiguous range,
+/// ascending by `item`.
+fn two_part_key(owner: u64, item: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    let (owner_part, item_part) = key.split_at_mut(8);
+    owner_part.copy_from_slice(&owner.to_be_bytes());
+    item_part.copy_from_slice(&item.to_be_bytes());
+    key
+}
+
+fn split_two_part_key(key: &[u8; 16]) -> (u64, u64) {
+    let mut owner = [0u8; 8];
+    let mut item = [0u8; 8];
+    let (owner_part, item_part) = key.split_at(8);
+    owner.copy_from_slice(owner_part);
+    item.copy_from_slice(item_part);
+    (u64::from_be_bytes(owner), u64::from_be_bytes(item))
+}
+
 /// A message's key: queue id then sequence number, both big-endian.
 pub fn message_key(queue: QueueId, seq: u64) -> [u8; 16] {
-    let mut key = [0u8; 16];
-    let (queue_part, seq_part) = key.split_at_mut(8);
-    queue_part.copy_from_slice(&queue.to_be_bytes());
-    seq_part.copy_from_slice(&seq.to_be_bytes());
-    key
+    two_part_key(queue, seq)
 }
 
 /// Splits a message key into queue id and sequence number.
 pub fn split_message_key(key: &[u8; 16]) -> (QueueId, u64) {
-    let mut queue = [0u8; 8];
-    let mut seq = [0u8; 8];
-    let (queue_part, seq_part) = key.split_at(8);
-    queue.copy_from_slice(queue_part);
-    seq.copy_from_slice(seq_part);
-    (u64::from_be_bytes(queue), u64::from_be_bytes(seq))
+    split_two_part_key(key)
 }
 
 /// A queue record's key: the queue id, big-endian.
 pub fn queue_key(queue: QueueId) -> [u8; 8] {
     queue.to_be_bytes()
+}
+
+/// A topic record's key: the topic id, big-endian.
+pub fn topic_key(topic: TopicId) -> [u8; 8] {
+    topic.to_be_bytes()
+}
+
+/// A subscription's key: topic id then subscription id, both big-endian, so one topic's
+/// subscriptions form one contiguous key range.
+pub fn subscription_key(topic: TopicId, id: u64) -> [u8; 16] {
+    two_part_key(topic, id)
+}
+
+/// Splits a subscription key into topic id and subscription id.
+pub fn split_subscription_key(key: &[u8; 16]) -> (TopicId, u64) {
+    split_two_part_key(key)
 }
 
 pub fn encode_message_meta(meta: &MessageMeta) -> [u8; MESSAGE_META_BYTES] {
@@ -129,25 +156,50 @@ pub fn encode_queue(record: &QueueRecord) -> Vec<u8> {
     out.push(VALUE_FORMAT_V1);
     out.extend_from_slice(&record.created_ms.to_be_bytes());
     out.extend_from_slice(&record.modified_ms.to_be_bytes());
-    put_str(&mut out, &record.account);
-    put_str(&mut out, &record.name);
-    put_pairs(&mut out, &record.attributes);
-    put_pairs(&mut out, &record.tags);
+    put_resource(&mut out, &record.account, &record.name, &record.attributes, &record.tags);
     out
 }
 
 pub fn decode_queue(id: QueueId, bytes: &[u8]) -> Result<QueueRecord, StoreError> {
     let mut reader = Reader::new(bytes, "queue record");
     reader.version()?;
-    let record = QueueRecord {
-        id,
-        created_ms: reader.u64()?,
-        modified_ms: reader.u64()?,
-        account: reader.string()?,
-        name: reader.string()?,
-        attributes: reader.pairs()?,
-        tags: reader.pairs()?,
-    };
+    let created_ms = reader.u64()?;
+    let modified_ms = reader.u64()?;
+    let Resource { account, name, attributes, tags } = reader.resource()?;
+    reader.finish()?;
+    Ok(QueueRecord { id, account, name, created_ms, modified_ms, attributes, tags })
+}
+
+/// A topic record is laid out like a queue record without `modified_ms`.
+pub fn encode_topic(record: &TopicRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + record.account.len() + record.name.len());
+    out.push(VALUE_FORMAT_V1);
+    out.extend_from_slice(&record.created_ms.to_be_bytes());
+    put_resource(&mut out, &record.account, &record.name, &record.attributes, &record.tags);
+    out
+}
+
+pub fn decode_topic(id: TopicId, bytes: &[u8]) -> Result<TopicRecord, StoreError> {
+    let mut reader = Reader::new(bytes, "topic record");
+    reader.version()?;
+    let created_ms = reader.u64()?;
+    let Resource { account, name, attributes, tags } = reader.resource()?;
+    reader.finish()?;
+    Ok(TopicRecord { id, account, name, created_ms, attributes, tags })
+}
+
+/// A subscription's value: the format byte, then its attributes (topic and id are in the key).
+pub fn encode_subscription(record: &SubscriptionRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.push(VALUE_FORMAT_V1);
+    put_pairs(&mut out, &record.attributes);
+    out
+}
+
+pub fn decode_subscription(topic: TopicId, id: u64, bytes: &[u8]) -> Result<SubscriptionRecord, StoreError> {
+    let mut reader = Reader::new(bytes, "subscription record");
+    reader.version()?;
+    let record = SubscriptionRecord { topic, id, attributes: reader.pairs()? };
     reader.finish()?;
     Ok(record)
 }
@@ -254,6 +306,27 @@ fn put_pairs(out: &mut Vec<u8>, pairs: &[(String, String)]) {
         put_str(out, name);
         put_str(out, value);
     }
+}
+
+/// What queue and topic records share, in stored order after their timestamps.
+struct Resource {
+    account: String,
+    name: String,
+    attributes: Vec<(String, String)>,
+    tags: Vec<(String, String)>,
+}
+
+fn put_resource(
+    out: &mut Vec<u8>,
+    account: &str,
+    name: &str,
+    attributes: &[(String, String)],
+    tags: &[(String, String)],
+) {
+    put_str(out, account);
+    put_str(out, name);
+    put_pairs(out, attributes);
+    put_pairs(out, tags);
 }
 
 const ATTRIBUTE_TEXT: u8 = 0;
@@ -389,6 +462,10 @@ impl<'a> Reader<'a> {
         Ok(pairs)
     }
 
+    fn resource(&mut self) -> Result<Resource, StoreError> {
+        Ok(Resource { account: self.string()?, name: self.string()?, attributes: self.pairs()?, tags: self.pairs()? })
+    }
+
     fn attributes(&mut self) -> Result<Vec<AttributeRecord>, StoreError> {
         // Each attribute is at least two one-byte lengths, a tag and a one-byte length.
         let count = self.count(4)?;
@@ -453,6 +530,29 @@ mod tests {
         }
     }
 
+    fn sample_topic() -> TopicRecord {
+        TopicRecord {
+            id: 11,
+            account: "000000000000".into(),
+            name: "orders.fifo".into(),
+            created_ms: u64::MAX,
+            attributes: vec![("DisplayName".into(), "Ordres reçues".into()), ("FifoTopic".into(), "true".into())],
+            tags: vec![("team".into(), String::new())],
+        }
+    }
+
+    fn sample_subscription() -> SubscriptionRecord {
+        SubscriptionRecord {
+            topic: 11,
+            id: 1 << 40,
+            attributes: vec![
+                ("Protocol".into(), "sqs".into()),
+                ("Endpoint".into(), "arn:aws:sqs:us-east-1:000000000000:orders".into()),
+                ("FilterPolicy".into(), "{\"store\":[\"é\"]}".into()),
+            ],
+        }
+    }
+
     fn sample_content() -> MessageContent {
         MessageContent {
             body: Bytes::from([0u8, 1, 2, 0xff].repeat(300)),
@@ -487,6 +587,10 @@ mod tests {
         assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
         assert_eq!(split_message_key(&message_key(7, 1 << 40)), (7, 1 << 40));
         assert!(queue_key(255) < queue_key(256));
+        assert!(topic_key(255) < topic_key(256));
+        let keys = [subscription_key(1, 0), subscription_key(1, u64::MAX), subscription_key(2, 0)];
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(split_subscription_key(&subscription_key(7, 1 << 40)), (7, 1 << 40));
     }
 
     #[test]
@@ -503,6 +607,17 @@ mod tests {
 
         let queue = sample_queue();
         assert_eq!(decode_queue(9, &encode_queue(&queue)).unwrap(), queue);
+
+        let topic = sample_topic();
+        assert_eq!(decode_topic(11, &encode_topic(&topic)).unwrap(), topic);
+        let bare = TopicRecord { attributes: vec![], tags: vec![], account: String::new(), ..sample_topic() };
+        assert_eq!(decode_topic(11, &encode_topic(&bare)).unwrap(), bare);
+
+        let subscription = sample_subscription();
+        assert_eq!(decode_subscription(11, 1 << 40, &encode_subscription(&subscription)).unwrap(), subscription);
+        let bare = SubscriptionRecord { topic: 0, id: 0, attributes: vec![] };
+        assert_eq!(encode_subscription(&bare), vec![VALUE_FORMAT_V1, 0]);
+        assert_eq!(decode_subscription(0, 0, &encode_subscription(&bare)).unwrap(), bare);
 
         let content = sample_content();
         assert_eq!(decode_message_content(&encode_message_content(&content)).unwrap(), content);
@@ -527,6 +642,25 @@ mod tests {
         let mut v1 = encoded[..49].to_vec();
         v1[0] = VALUE_FORMAT_V1;
         assert_eq!(decode_message_meta(42, &v1).unwrap(), MessageMeta { group_key: 0, ..sample_meta() });
+    }
+
+    #[test]
+    fn a_topic_is_laid_out_as_a_queue_without_modified_ms() {
+        // The shared layout is part of the on-disk format documented in docs/storage.md.
+        let topic = sample_topic();
+        let queue = QueueRecord {
+            id: topic.id,
+            account: topic.account.clone(),
+            name: topic.name.clone(),
+            created_ms: topic.created_ms,
+            modified_ms: 5,
+            attributes: topic.attributes.clone(),
+            tags: topic.tags.clone(),
+        };
+        let mut expected = encode_queue(&queue);
+        expected.drain(9..17);
+        assert_eq!(encode_topic(&topic), expected);
+        assert_eq!(&expected[1..9], &u64::MAX.to_be_bytes());
     }
 
     #[test]
@@ -556,6 +690,24 @@ mod tests {
         let mut queue = encode_queue(&sample_queue());
         queue.push(0);
         assert!(matches!(decode_queue(1, &queue), Err(StoreError::Corrupt(_))));
+        let mut topic = encode_topic(&sample_topic());
+        topic.push(0);
+        assert!(matches!(decode_topic(1, &topic), Err(StoreError::Corrupt(_))));
+        topic.pop();
+        topic[0] = 2;
+        assert!(matches!(decode_topic(1, &topic), Err(StoreError::Corrupt(_))));
+        let mut subscription = encode_subscription(&sample_subscription());
+        subscription.push(0);
+        assert!(matches!(decode_subscription(1, 1, &subscription), Err(StoreError::Corrupt(_))));
+        subscription.pop();
+        subscription[0] = 0;
+        assert!(matches!(decode_subscription(1, 1, &subscription), Err(StoreError::Corrupt(_))));
+        // A string that is not UTF-8: one pair whose name is the single byte 0xff.
+        let message = match decode_subscription(1, 1, &[VALUE_FORMAT_V1, 1, 1, 0xff, 0]) {
+            Err(StoreError::Corrupt(message)) => message,
+            other => panic!("expected corruption, got {other:?}"),
+        };
+        assert!(message.starts_with("subscription record at byte 4"), "{message}");
         assert!(matches!(decode_setting(&[]), Err(StoreError::Corrupt(_))));
         assert!(matches!(decode_setting(&[0]), Err(StoreError::Corrupt(_))));
     }
@@ -572,6 +724,17 @@ mod tests {
         put_varint(&mut value, 0); // name
         put_varint(&mut value, 1 << 40); // attribute pairs
         assert!(matches!(decode_queue(1, &value), Err(StoreError::Corrupt(_))));
+        let mut value = vec![VALUE_FORMAT_V1];
+        value.extend_from_slice(&[0; 8]);
+        put_varint(&mut value, 0); // account
+        put_varint(&mut value, 0); // name
+        put_varint(&mut value, 0); // attribute pairs
+        put_varint(&mut value, u64::MAX); // tag pairs
+        assert!(matches!(decode_topic(1, &value), Err(StoreError::Corrupt(_))));
+        let mut value = vec![VALUE_FORMAT_V1];
+        put_varint(&mut value, 1 << 40); // attribute pairs
+        value.extend_from_slice(&[0; 8]);
+        assert!(matches!(decode_subscription(1, 1, &value), Err(StoreError::Corrupt(_))));
     }
 
     #[test]
@@ -584,6 +747,14 @@ mod tests {
         for length in 0..queue.len() {
             assert!(decode_queue(1, &queue[..length]).is_err(), "prefix of {length} bytes");
         }
+        let topic = encode_topic(&sample_topic());
+        for length in 0..topic.len() {
+            assert!(decode_topic(1, &topic[..length]).is_err(), "prefix of {length} bytes");
+        }
+        let subscription = encode_subscription(&sample_subscription());
+        for length in 0..subscription.len() {
+            assert!(decode_subscription(1, 1, &subscription[..length]).is_err(), "prefix of {length} bytes");
+        }
         let meta = encode_message_meta(&sample_meta());
         for length in 0..meta.len() {
             assert!(decode_message_meta(1, &meta[..length]).is_err(), "prefix of {length} bytes");
@@ -593,7 +764,12 @@ mod tests {
     #[test]
     fn random_and_mutated_input_never_panics() {
         let mut rng = StdRng::seed_from_u64(0x5eed);
-        let valid = [encode_message_content(&sample_content()), encode_queue(&sample_queue())];
+        let valid = [
+            encode_message_content(&sample_content()),
+            encode_queue(&sample_queue()),
+            encode_topic(&sample_topic()),
+            encode_subscription(&sample_subscription()),
+        ];
         for round in 0..20_000 {
             let input: Vec<u8> = if round % 2 == 0 {
                 let length = rng.random_range(0..96);
@@ -609,6 +785,8 @@ mod tests {
             // Only the absence of panics matters here; a mutation may still decode.
             let _ = decode_message_content(&input);
             let _ = decode_queue(1, &input);
+            let _ = decode_topic(1, &input);
+            let _ = decode_subscription(1, 1, &input);
             let _ = decode_message_meta(1, &input);
             let _ = decode_setting(&input);
         }

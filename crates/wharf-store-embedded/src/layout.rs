@@ -6,7 +6,7 @@ use crate::codec;
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, Table, TableDefinition, TableError, WriteTransaction,
 };
-use wharf_store::{MessageContent, MessageMeta, Mutation, QueueId, Snapshot, StoreError};
+use wharf_store::{MessageContent, MessageMeta, Mutation, QueueId, Snapshot, StoreError, TopicId};
 
 /// Facts about the file itself; today only the layout version.
 const STORE_INFO: TableDefinition<&str, &[u8]> = TableDefinition::new("wharf_store_info");
@@ -18,6 +18,10 @@ const MESSAGE_META: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("me
 const MESSAGE_CONTENT: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("message_content");
 /// FIFO deduplication records by (queue id, 16-byte deduplication key).
 const DEDUP: TableDefinition<&[u8; 24], &[u8]> = TableDefinition::new("dedup");
+/// Topic records by big-endian topic id.
+const TOPICS: TableDefinition<&[u8; 8], &[u8]> = TableDefinition::new("topics");
+/// Subscriptions by (topic id, subscription id), big-endian.
+const SUBSCRIPTIONS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("subscriptions");
 /// Domain settings by name.
 const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 
@@ -43,6 +47,10 @@ pub(crate) enum Operation {
     PutSetting { key: String, value: Vec<u8> },
     PutDedup { key: [u8; 24], value: [u8; codec::DEDUP_VALUE_BYTES] },
     DeleteDedup { key: [u8; 24] },
+    PutTopic { key: [u8; 8], value: Vec<u8> },
+    DeleteTopic { topic: TopicId },
+    PutSubscription { key: [u8; 16], value: Vec<u8> },
+    DeleteSubscription { key: [u8; 16] },
 }
 
 /// Converts a redb error into the store's error, keeping corruption distinct from I/O failure.
@@ -98,6 +106,20 @@ pub(crate) fn prepare(batch: Vec<Mutation>) -> Result<Vec<Operation>, StoreError
                 value: codec::encode_dedup(&record),
             },
             Mutation::DeleteDedup { queue, key } => Operation::DeleteDedup { key: codec::dedup_table_key(queue, &key) },
+            Mutation::PutTopic(record) => {
+                let value = codec::encode_topic(&record);
+                check_record_size("topic record", value.len())?;
+                Operation::PutTopic { key: codec::topic_key(record.id), value }
+            }
+            Mutation::DeleteTopic(topic) => Operation::DeleteTopic { topic },
+            Mutation::PutSubscription(record) => {
+                let value = codec::encode_subscription(&record);
+                check_record_size("subscription record", value.len())?;
+                Operation::PutSubscription { key: codec::subscription_key(record.topic, record.id), value }
+            }
+            Mutation::DeleteSubscription { topic, id } => {
+                Operation::DeleteSubscription { key: codec::subscription_key(topic, id) }
+            }
         };
         operations.push(operation);
     }
@@ -143,6 +165,8 @@ struct Tables<'txn> {
     content: Table<'txn, &'static [u8; 16], &'static [u8]>,
     settings: Table<'txn, &'static str, &'static [u8]>,
     dedup: Table<'txn, &'static [u8; 24], &'static [u8]>,
+    topics: Table<'txn, &'static [u8; 8], &'static [u8]>,
+    subscriptions: Table<'txn, &'static [u8; 16], &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -153,6 +177,8 @@ impl<'txn> Tables<'txn> {
             content: write.open_table(MESSAGE_CONTENT)?,
             settings: write.open_table(SETTINGS)?,
             dedup: write.open_table(DEDUP)?,
+            topics: write.open_table(TOPICS)?,
+            subscriptions: write.open_table(SUBSCRIPTIONS)?,
         })
     }
 
@@ -193,6 +219,22 @@ impl<'txn> Tables<'txn> {
             Operation::DeleteDedup { key } => {
                 self.dedup.remove(key)?;
             }
+            Operation::PutTopic { key, value } => {
+                self.topics.insert(key, value.as_slice())?;
+            }
+            Operation::DeleteTopic { topic } => {
+                self.topics.remove(&codec::topic_key(*topic))?;
+                // The topic's subscriptions are one contiguous key range.
+                let first = codec::subscription_key(*topic, 0);
+                let last = codec::subscription_key(*topic, u64::MAX);
+                self.subscriptions.retain_in::<&[u8; 16], _>(&first..=&last, |_, _| false)?;
+            }
+            Operation::PutSubscription { key, value } => {
+                self.subscriptions.insert(key, value.as_slice())?;
+            }
+            Operation::DeleteSubscription { key } => {
+                self.subscriptions.remove(key)?;
+            }
         }
         Ok(())
     }
@@ -223,7 +265,8 @@ pub(crate) fn write_group<'a>(
     write.commit().map_err(|e| format!("committing: {e}"))
 }
 
-/// Reads queues, message metadata, dedup records and settings; never touches the content table.
+/// Reads queues, message metadata, dedup records, settings, topics and subscriptions; never
+/// touches the content table.
 pub(crate) fn load(database: &Database) -> Result<Snapshot, StoreError> {
     let context = "loading the store";
     let read = database.begin_read().map_err(|e| storage_error(context, e))?;
@@ -272,6 +315,23 @@ pub(crate) fn load(database: &Database) -> Result<Snapshot, StoreError> {
         for entry in settings.iter().map_err(|e| storage_error(context, e))? {
             let (key, value) = entry.map_err(|e| storage_error(context, e))?;
             snapshot.settings.push((key.value().to_owned(), codec::decode_setting(value.value())?));
+        }
+    }
+
+    // Stores written before topics existed lack both tables: no topics.
+    if let Some(topics) = open_readable(&read, TOPICS)? {
+        for entry in topics.iter().map_err(|e| storage_error(context, e))? {
+            let (key, value) = entry.map_err(|e| storage_error(context, e))?;
+            let id = u64::from_be_bytes(*key.value());
+            snapshot.topics.push(codec::decode_topic(id, value.value())?);
+        }
+    }
+
+    if let Some(subscriptions) = open_readable(&read, SUBSCRIPTIONS)? {
+        for entry in subscriptions.iter().map_err(|e| storage_error(context, e))? {
+            let (key, value) = entry.map_err(|e| storage_error(context, e))?;
+            let (topic, id) = codec::split_subscription_key(key.value());
+            snapshot.subscriptions.push(codec::decode_subscription(topic, id, value.value())?);
         }
     }
     Ok(snapshot)

@@ -1,7 +1,7 @@
 //! Opening, locking, closing, ordering and corruption handling.
 
 use std::sync::Arc;
-use wharf_store::conformance::{message, queue_record};
+use wharf_store::conformance::{message, queue_record, subscription_record, topic_record};
 use wharf_store::{Mutation, Store, StoreError};
 use wharf_store_embedded::{EmbeddedStore, DATABASE_FILE_NAME};
 
@@ -176,4 +176,39 @@ fn a_newer_layout_version_is_refused() {
         Err(StoreError::Corrupt(message)) => assert!(message.contains("layout version"), "{message}"),
         other => panic!("expected a refusal, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_store_from_before_the_newer_tables_loads_them_empty_and_gains_them_on_first_write() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    {
+        let store = EmbeddedStore::open(directory.path()).expect("open");
+        store.submit(vec![Mutation::PutQueue(queue_record(1, "q")), put(1, 1, "body")]).await.expect("commit");
+    }
+    // Make the file look like one written before dedup records and topics existed.
+    {
+        let database = redb::Database::open(directory.path().join(DATABASE_FILE_NAME)).expect("redb open");
+        let write = database.begin_write().expect("write");
+        for name in ["dedup", "topics", "subscriptions"] {
+            let table: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new(name);
+            assert!(write.delete_table(table).expect("delete table"), "table {name} existed");
+        }
+        write.commit().expect("commit");
+    }
+    let store = EmbeddedStore::open(directory.path()).expect("open");
+    let snapshot = store.load().expect("load");
+    assert_eq!(snapshot.queues, vec![queue_record(1, "q")]);
+    assert_eq!(snapshot.messages.len(), 1);
+    assert!(snapshot.dedup.is_empty() && snapshot.topics.is_empty() && snapshot.subscriptions.is_empty());
+
+    store
+        .submit(vec![
+            Mutation::PutTopic(topic_record(1, "t")),
+            Mutation::PutSubscription(subscription_record(1, 1, "endpoint")),
+        ])
+        .await
+        .expect("commit");
+    let snapshot = store.load().expect("load");
+    assert_eq!(snapshot.topics, vec![topic_record(1, "t")]);
+    assert_eq!(snapshot.subscriptions, vec![subscription_record(1, 1, "endpoint")]);
 }

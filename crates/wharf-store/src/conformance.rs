@@ -5,7 +5,7 @@
 use crate::memory::MemoryStore;
 use crate::{
     AttributeRecord, AttributeValueRecord, DedupRecord, MessageContent, MessageMeta, Mutation, QueueId, QueueRecord,
-    Snapshot, Store,
+    Snapshot, Store, SubscriptionRecord, TopicId, TopicRecord,
 };
 use bytes::Bytes;
 use rand::rngs::StdRng;
@@ -62,17 +62,50 @@ pub fn dedup_record(key: u8, seq: u64) -> DedupRecord {
     DedupRecord { key: [key; 16], message_id: [seq as u8; 16], seq, expires_ms: 300_000 + seq }
 }
 
+pub fn topic_record(id: TopicId, name: &str) -> TopicRecord {
+    TopicRecord {
+        id,
+        account: "000000000000".to_string(),
+        name: name.to_string(),
+        created_ms: 3_000,
+        attributes: vec![("DisplayName".into(), format!("Topic {name}")), ("Policy".into(), "{\"é\":1}".into())],
+        tags: vec![("team".into(), "core".into())],
+    }
+}
+
+pub fn subscription_record(topic: TopicId, id: u64, endpoint: &str) -> SubscriptionRecord {
+    SubscriptionRecord {
+        topic,
+        id,
+        attributes: vec![
+            ("Protocol".into(), "sqs".into()),
+            ("Endpoint".into(), endpoint.to_string()),
+            ("RawMessageDelivery".into(), "false".into()),
+        ],
+    }
+}
+
 fn put(queue: QueueId, seq: u64, body: &str) -> Mutation {
     let (meta, content) = message(seq, body);
     Mutation::PutMessage { queue, meta, content }
 }
 
-/// Queues, messages, updates, deletes, dedup records and settings round-trip through one store.
+/// Queues, messages, updates, deletes, dedup records, settings, topics and subscriptions
+/// round-trip through one store.
 pub async fn check_roundtrip(store: &dyn Store) {
     store
         .submit(vec![
             Mutation::PutQueue(queue_record(1, "alpha")),
             Mutation::PutQueue(queue_record(2, "beta")),
+            // Topic ids share numbers with queue ids: the two never touch each other.
+            Mutation::PutTopic(topic_record(1, "alerts")),
+            Mutation::PutTopic(topic_record(2, "orders")),
+            // Subscription ids at both ends of the range, next to a neighbouring topic's.
+            Mutation::PutSubscription(subscription_record(1, 1, "a")),
+            Mutation::PutSubscription(subscription_record(1, u64::MAX, "b")),
+            Mutation::PutSubscription(subscription_record(2, 0, "c")),
+            Mutation::PutSubscription(subscription_record(2, 5, "d")),
+            Mutation::PutSubscription(subscription_record(2, 7, "e")),
             put(1, 1, "one"),
             put(1, 2, "two"),
             put(2, 1, "other"),
@@ -84,6 +117,20 @@ pub async fn check_roundtrip(store: &dyn Store) {
         .await
         .expect("commit");
     store.submit(vec![Mutation::DeleteDedup { queue: 1, key: [1; 16] }]).await.expect("commit");
+    let mut renamed = topic_record(2, "orders");
+    renamed.attributes = vec![("DisplayName".into(), "Renamed".into())];
+    renamed.tags.clear();
+    store
+        .submit(vec![
+            Mutation::PutTopic(renamed.clone()),
+            Mutation::PutSubscription(subscription_record(2, 5, "d2")),
+            Mutation::DeleteSubscription { topic: 2, id: 7 },
+            // Deleting what does not exist changes nothing.
+            Mutation::DeleteSubscription { topic: 1, id: 7 },
+            Mutation::DeleteTopic(9),
+        ])
+        .await
+        .expect("commit");
     let (mut meta, _) = message(2, "two");
     meta.receive_count = 3;
     meta.first_receive_ms = 12_345;
@@ -97,6 +144,16 @@ pub async fn check_roundtrip(store: &dyn Store) {
     assert_eq!(snapshot.messages, vec![(1, vec![meta]), (2, vec![message(1, "other").0])]);
     assert_eq!(snapshot.settings, vec![("k".to_string(), vec![1, 2, 3])]);
     assert_eq!(snapshot.dedup, vec![(1, vec![dedup_record(2, 2)]), (2, vec![dedup_record(1, 1)])]);
+    assert_eq!(snapshot.topics, vec![topic_record(1, "alerts"), renamed.clone()]);
+    assert_eq!(
+        snapshot.subscriptions,
+        vec![
+            subscription_record(1, 1, "a"),
+            subscription_record(1, u64::MAX, "b"),
+            subscription_record(2, 0, "c"),
+            subscription_record(2, 5, "d2"),
+        ]
+    );
     assert_eq!(store.read_content(1, 2).expect("read"), Some(message(2, "two").1));
     assert_eq!(store.read_content(1, 1).expect("read"), None);
 
@@ -106,6 +163,15 @@ pub async fn check_roundtrip(store: &dyn Store) {
     assert_eq!(snapshot.messages, vec![(1, vec![meta])]);
     assert_eq!(snapshot.dedup, vec![(1, vec![dedup_record(2, 2)])]);
     assert_eq!(store.read_content(2, 1).expect("read"), None);
+    assert_eq!(snapshot.topics.len(), 2, "deleting queue 2 leaves topic 2 alone");
+    assert_eq!(snapshot.subscriptions.len(), 4);
+
+    store.submit(vec![Mutation::DeleteTopic(1)]).await.expect("commit");
+    let snapshot = store.load().expect("load");
+    assert_eq!(snapshot.topics, vec![renamed]);
+    assert_eq!(snapshot.subscriptions, vec![subscription_record(2, 0, "c"), subscription_record(2, 5, "d2")]);
+    assert_eq!(snapshot.queues, vec![queue_record(1, "alpha")], "deleting topic 1 leaves queue 1 alone");
+    assert_eq!(snapshot.messages, vec![(1, vec![meta])]);
 }
 
 /// Applies one random operation sequence to `store` and to the in-memory model and compares.
@@ -117,7 +183,8 @@ pub async fn check_random_against_model(store: &dyn Store, seed: u64) {
         let mut batch = Vec::new();
         for _ in 0..rng.random_range(1..6) {
             let queue = rng.random_range(1..4u64);
-            let mutation = match rng.random_range(0..100) {
+            let topic = rng.random_range(1..4u64);
+            let mutation = match rng.random_range(0..120) {
                 0..=4 => Mutation::PutQueue(queue_record(queue, &format!("q{queue}"))),
                 5 => Mutation::DeleteQueue(queue),
                 6..=55 => {
@@ -136,7 +203,19 @@ pub async fn check_random_against_model(store: &dyn Store, seed: u64) {
                 },
                 81..=85 => Mutation::DeleteDedup { queue, key: [rng.random_range(0..20); 16] },
                 86..=97 => Mutation::DeleteMessage { queue, seq: rng.random_range(1..next_seq[queue as usize] + 1) },
-                _ => Mutation::PurgeMessages { queue, up_to_seq: rng.random_range(0..next_seq[queue as usize]) },
+                98..=99 => Mutation::PurgeMessages { queue, up_to_seq: rng.random_range(0..next_seq[queue as usize]) },
+                100..=103 => {
+                    let mut record = topic_record(topic, &format!("t{topic}"));
+                    record.created_ms = rng.random_range(0..1_000);
+                    Mutation::PutTopic(record)
+                }
+                104 => Mutation::DeleteTopic(topic),
+                105..=113 => Mutation::PutSubscription(subscription_record(
+                    topic,
+                    rng.random_range(0..8),
+                    &format!("endpoint-{}", rng.random_range(0..100)),
+                )),
+                _ => Mutation::DeleteSubscription { topic, id: rng.random_range(0..8) },
             };
             batch.push(mutation);
         }
@@ -160,6 +239,8 @@ fn assert_snapshots_equal(engine: &Snapshot, model: &Snapshot) {
     assert_eq!(engine.messages, model.messages);
     assert_eq!(engine.settings, model.settings);
     assert_eq!(engine.dedup, model.dedup);
+    assert_eq!(engine.topics, model.topics);
+    assert_eq!(engine.subscriptions, model.subscriptions);
 }
 
 /// Everything committed before `close` is there after reopening.
@@ -171,6 +252,10 @@ pub async fn check_survives_reopen(open: &dyn Fn() -> Box<dyn Store>) {
         store.submit(batch).await.expect("commit");
         store.submit(vec![Mutation::DeleteMessage { queue: 7, seq: 3 }]).await.expect("commit");
         store.submit(vec![Mutation::PutDedup { queue: 7, record: dedup_record(4, 4) }]).await.expect("commit");
+        let mut batch = vec![Mutation::PutTopic(topic_record(7, "durable"))];
+        batch.extend((1..=5).map(|id| Mutation::PutSubscription(subscription_record(7, id, &format!("s{id}")))));
+        store.submit(batch).await.expect("commit");
+        store.submit(vec![Mutation::DeleteSubscription { topic: 7, id: 2 }]).await.expect("commit");
         store.close().expect("close");
     }
     let store = open();
@@ -180,5 +265,9 @@ pub async fn check_survives_reopen(open: &dyn Fn() -> Box<dyn Store>) {
     let expected: Vec<u64> = (1..=50).filter(|seq| *seq != 3).collect();
     assert_eq!(seqs, expected);
     assert_eq!(snapshot.dedup, vec![(7, vec![dedup_record(4, 4)])]);
+    assert_eq!(snapshot.topics, vec![topic_record(7, "durable")]);
+    let expected: Vec<SubscriptionRecord> =
+        [1, 3, 4, 5].into_iter().map(|id| subscription_record(7, id, &format!("s{id}"))).collect();
+    assert_eq!(snapshot.subscriptions, expected);
     assert_eq!(store.read_content(7, 50).expect("read"), Some(message(50, "body 50").1));
 }

@@ -3,7 +3,8 @@
 //! suite ([`conformance`]) every engine must pass.
 //!
 //! A store persists what must survive a restart: queues, messages (metadata apart from content so
-//! start-up reads only the small part), FIFO deduplication records and a few settings. It knows nothing of visibility, leases
+//! start-up reads only the small part), FIFO deduplication records, topics
+//! with their subscriptions, and a few settings. It knows nothing of visibility, leases
 //! or any protocol; the domain keeps the hot index in memory and rebuilds it from [`Snapshot`].
 //!
 //! Writes are submitted as batches of [`Mutation`]s. A batch is applied atomically and the
@@ -22,6 +23,8 @@ use std::task::{Context, Poll};
 
 /// Identifies a queue inside a store; assigned by the domain, never reused.
 pub type QueueId = u64;
+/// Identifies a topic inside a store; assigned by the domain, never reused.
+pub type TopicId = u64;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
@@ -44,6 +47,10 @@ pub struct Snapshot {
     pub settings: Vec<(String, Vec<u8>)>,
     /// Every stored deduplication record, expired or not, grouped by queue.
     pub dedup: Vec<(QueueId, Vec<DedupRecord>)>,
+    /// Topics in ascending id order.
+    pub topics: Vec<TopicRecord>,
+    /// Subscriptions in ascending (topic, id) order.
+    pub subscriptions: Vec<SubscriptionRecord>,
 }
 
 /// A durable storage engine.

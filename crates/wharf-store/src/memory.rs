@@ -3,7 +3,7 @@
 
 use crate::{
     Commit, DedupKey, DedupRecord, MessageContent, MessageMeta, Mutation, QueueId, QueueRecord, Snapshot, Store,
-    StoreError,
+    StoreError, SubscriptionRecord, TopicId, TopicRecord,
 };
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -19,6 +19,8 @@ struct MemoryState {
     messages: BTreeMap<(QueueId, u64), (MessageMeta, MessageContent)>,
     settings: BTreeMap<String, Vec<u8>>,
     dedup: BTreeMap<(QueueId, DedupKey), DedupRecord>,
+    topics: BTreeMap<TopicId, TopicRecord>,
+    subscriptions: BTreeMap<(TopicId, u64), SubscriptionRecord>,
     closed: bool,
 }
 
@@ -67,6 +69,19 @@ impl MemoryState {
             Mutation::DeleteDedup { queue, key } => {
                 self.dedup.remove(&(queue, key));
             }
+            Mutation::PutTopic(record) => {
+                self.topics.insert(record.id, record);
+            }
+            Mutation::DeleteTopic(topic) => {
+                self.topics.remove(&topic);
+                self.subscriptions.retain(|(owner, _), _| *owner != topic);
+            }
+            Mutation::PutSubscription(record) => {
+                self.subscriptions.insert((record.topic, record.id), record);
+            }
+            Mutation::DeleteSubscription { topic, id } => {
+                self.subscriptions.remove(&(topic, id));
+            }
         }
     }
 }
@@ -93,6 +108,8 @@ impl Store for MemoryStore {
             messages,
             settings: state.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             dedup,
+            topics: state.topics.values().cloned().collect(),
+            subscriptions: state.subscriptions.values().cloned().collect(),
         })
     }
 

@@ -1,6 +1,6 @@
 //! The records a store persists. They are plain data: the domain converts to and from them.
 
-use crate::QueueId;
+use crate::{QueueId, TopicId};
 use bytes::Bytes;
 
 /// A queue and its settings.
@@ -14,6 +14,27 @@ pub struct QueueRecord {
     /// The queue's settings as name/value pairs, encoded by the domain.
     pub attributes: Vec<(String, String)>,
     pub tags: Vec<(String, String)>,
+}
+
+/// A topic and its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicRecord {
+    pub id: TopicId,
+    pub account: String,
+    pub name: String,
+    pub created_ms: u64,
+    /// The topic's settings as name/value pairs, encoded by the domain.
+    pub attributes: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// A subscription of a topic; everything about it is encoded by the domain as name/value pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRecord {
+    pub topic: TopicId,
+    /// Unique among all subscriptions, never reused.
+    pub id: u64,
+    pub attributes: Vec<(String, String)>,
 }
 
 /// The part of a message the in-memory index needs; small, read at start-up.
@@ -120,5 +141,15 @@ pub enum Mutation {
     DeleteDedup {
         queue: QueueId,
         key: DedupKey,
+    },
+    /// Creates or replaces a topic record.
+    PutTopic(TopicRecord),
+    /// Removes a topic and every subscription it has.
+    DeleteTopic(TopicId),
+    /// Creates or replaces a subscription.
+    PutSubscription(SubscriptionRecord),
+    DeleteSubscription {
+        topic: TopicId,
+        id: u64,
     },
 }

@@ -1,6 +1,6 @@
-//! `/_wharf/health` (JSON status per service) and `/_wharf/metrics` (Prometheus text: request
+//! `/_wharf/health` (JSON status per service), `/_wharf/metrics` (Prometheus text: request
 //! counters and latency histograms from the `metrics` recorder, plus per-queue gauges named
-//! after the CloudWatch metrics users know).
+//! after the CloudWatch metrics users know), and the SNS signing certificate.
 
 use bytes::Bytes;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -8,10 +8,13 @@ use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 use wharf_aws::edge::AdminHandler;
 use wharf_domain::Engine;
+use wharf_sns::signing::Signer;
+use wharf_sns::SIGNING_CERT_PATH;
 
 pub struct Admin {
     engine: Arc<Engine>,
     durable: bool,
+    signer: Arc<Signer>,
 }
 
 /// The process-wide recorder; installed once even when several servers run in one process.
@@ -35,14 +38,15 @@ fn recorder() -> Option<&'static PrometheusHandle> {
 }
 
 impl Admin {
-    pub fn new(engine: Arc<Engine>, durable: bool) -> Self {
+    pub fn new(engine: Arc<Engine>, durable: bool, signer: Arc<Signer>) -> Self {
         recorder();
-        Admin { engine, durable }
+        Admin { engine, durable, signer }
     }
 
     fn health(&self) -> Bytes {
         let storage = if self.durable { "embedded" } else { "memory" };
-        Bytes::from(serde_json::json!({"status": "ok", "storage": storage, "services": {"sqs": "ok"}}).to_string())
+        let services = serde_json::json!({"sqs": "ok", "sns": "ok"});
+        Bytes::from(serde_json::json!({"status": "ok", "storage": storage, "services": services}).to_string())
     }
 
     fn metrics(&self) -> Bytes {
@@ -71,6 +75,9 @@ impl AdminHandler for Admin {
         match path {
             "health" => Some((200, "application/json", self.health())),
             "metrics" => Some((200, "text/plain; version=0.0.4", self.metrics())),
+            _ if Some(path) == SIGNING_CERT_PATH.strip_prefix("/_wharf/") => {
+                Some((200, "application/x-x509-ca-cert", Bytes::from(self.signer.certificate_pem())))
+            }
             _ => None,
         }
     }

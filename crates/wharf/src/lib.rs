@@ -16,10 +16,15 @@ use wharf_aws::auth::{Authenticator, User};
 use wharf_aws::edge::{Edge, EdgeConfig};
 use wharf_aws::service::AwsService;
 use wharf_domain::{Clock, Engine, EngineOptions, SystemClock};
+use wharf_sns::signing::Signer;
+use wharf_sns::SnsService;
 use wharf_sqs::SqsService;
 use wharf_store::memory::MemoryStore;
 use wharf_store::Store;
 use wharf_store_embedded::EmbeddedStore;
+
+/// Where, inside the data directory, the SNS signing key and certificate are kept.
+const SIGNING_KEY_DIR: &str = "sns-signing";
 
 /// How often messages past their retention period are dropped from idle queues.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -73,8 +78,14 @@ impl Server {
                 account_id: user.account_id.clone().unwrap_or_else(|| config.account_id.clone()),
             })
             .collect();
-        let services: Vec<Arc<dyn AwsService>> = vec![Arc::new(SqsService::new(engine.clone()))];
-        let admin = Arc::new(admin::Admin::new(engine.clone(), config.data_dir.is_some()));
+        let signing_dir = config.data_dir.as_ref().map(|dir| dir.join(SIGNING_KEY_DIR));
+        let signer = Arc::new(
+            Signer::open(signing_dir.as_deref(), None)
+                .map_err(|error| anyhow::anyhow!("cannot load the SNS signing key: {error}"))?,
+        );
+        let services: Vec<Arc<dyn AwsService>> =
+            vec![Arc::new(SqsService::new(engine.clone())), Arc::new(SnsService::new(engine.clone(), signer.clone()))];
+        let admin = Arc::new(admin::Admin::new(engine.clone(), config.data_dir.is_some(), signer));
         let edge = Edge::new(
             services,
             Authenticator::new(users, config.account_id.clone()),

@@ -64,6 +64,10 @@ impl TestServer {
         client(&self.endpoint, "test", "test")
     }
 
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        sns_client(&self.endpoint)
+    }
+
     pub fn url(&self, name: &str) -> String {
         format!("{}/{ACCOUNT}/{name}", self.endpoint)
     }
@@ -85,6 +89,18 @@ pub fn sdk_config(endpoint: &str, access_key: &str, secret: &str) -> aws_sdk_sqs
 
 pub fn client(endpoint: &str, access_key: &str, secret: &str) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(sdk_config(endpoint, access_key, secret).build())
+}
+
+/// An aws-sdk-sns client for a Wharf at `endpoint`, over plain HTTP.
+pub fn sns_client(endpoint: &str) -> aws_sdk_sns::Client {
+    let config = aws_sdk_sns::Config::builder()
+        .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+        .region(aws_sdk_sns::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sns::config::Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(endpoint)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_sns::Client::from_conf(config)
 }
 
 /// The AWS error code of a failed SDK call.

@@ -1,0 +1,102 @@
+//! The JSON notification SNS delivers to non-raw subscriptions (and to SQS queues as the message
+//! body), signed so receivers can check it came from this server.
+
+use crate::message::{Attribute, AttributeValue};
+use crate::signing::{MessageKind, SignatureVersion, Signer, SigningFields};
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+
+/// One notification's content.
+pub struct Notification<'a> {
+    pub message_id: &'a str,
+    pub topic_arn: &'a str,
+    pub subject: Option<&'a str>,
+    pub message: &'a str,
+    pub timestamp: &'a str,
+    pub attributes: &'a [Attribute],
+    /// FIFO topics only.
+    pub sequence_number: Option<&'a str>,
+}
+
+/// Where receivers fetch the certificate and how they unsubscribe.
+pub struct Links<'a> {
+    pub signing_cert_url: &'a str,
+    pub unsubscribe_url: &'a str,
+}
+
+/// Renders the signed notification, its members in the order AWS sends them.
+pub fn render(
+    notification: &Notification<'_>,
+    version: SignatureVersion,
+    signer: &Signer,
+    links: &Links<'_>,
+) -> String {
+    let fields = SigningFields {
+        kind: MessageKind::Notification,
+        message: notification.message,
+        message_id: notification.message_id,
+        subject: notification.subject,
+        subscribe_url: None,
+        timestamp: notification.timestamp,
+        token: None,
+        topic_arn: notification.topic_arn,
+    };
+    let signature = signer.sign(version, &fields);
+    let mut out = Map::new();
+    out.insert("Type".into(), json!("Notification"));
+    out.insert("MessageId".into(), json!(notification.message_id));
+    if let Some(sequence_number) = notification.sequence_number {
+        out.insert("SequenceNumber".into(), json!(sequence_number));
+    }
+    out.insert("TopicArn".into(), json!(notification.topic_arn));
+    if let Some(subject) = notification.subject {
+        out.insert("Subject".into(), json!(subject));
+    }
+    out.insert("Message".into(), json!(notification.message));
+    out.insert("Timestamp".into(), json!(notification.timestamp));
+    out.insert("SignatureVersion".into(), json!(version.as_str()));
+    out.insert("Signature".into(), json!(signature));
+    out.insert("SigningCertURL".into(), json!(links.signing_cert_url));
+    out.insert("UnsubscribeURL".into(), json!(links.unsubscribe_url));
+    if !notification.attributes.is_empty() {
+        let mut attributes = Map::new();
+        for attribute in notification.attributes {
+            let value = match &attribute.value {
+                AttributeValue::Text(text) => text.clone(),
+                AttributeValue::Binary(bytes) => base64::engine::general_purpose::STANDARD.encode(bytes),
+            };
+            attributes.insert(attribute.name.clone(), json!({"Type": attribute.data_type, "Value": value}));
+        }
+        out.insert("MessageAttributes".into(), Value::Object(attributes));
+    }
+    Value::Object(out).to_string()
+}
+
+/// `2026-11-28T13:00:00.000Z`: UTC with milliseconds, as SNS writes timestamps.
+pub fn timestamp(unix_ms: u64) -> String {
+    let nanos = i128::from(unix_ms) * 1_000_000;
+    let Ok(at) = time::OffsetDateTime::from_unix_timestamp_nanos(nanos) else {
+        return "1970-01-01T00:00:00.000Z".to_string();
+    };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_with_milliseconds() {
+        assert_eq!(timestamp(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(timestamp(1_780_000_000_123), "2026-05-28T20:26:40.123Z");
+    }
+}

@@ -1,0 +1,90 @@
+//! SNS operations, grouped by what they act on. Each parses its input document, validates it,
+//! calls the engine and builds the awsJson-shaped output.
+
+mod paging;
+mod permissions;
+mod publish;
+mod subscriptions;
+mod tags;
+mod topics;
+
+use crate::error_map::{ErrorKind, SnsError};
+use crate::protocol;
+use crate::Context;
+use serde::de::DeserializeOwned;
+use serde::Deserialize as _;
+use serde_json::Value;
+
+pub const OPERATIONS: &[&str] = &[
+    "AddPermission",
+    "ConfirmSubscription",
+    "CreateTopic",
+    "DeleteTopic",
+    "GetDataProtectionPolicy",
+    "GetSubscriptionAttributes",
+    "GetTopicAttributes",
+    "ListSubscriptions",
+    "ListSubscriptionsByTopic",
+    "ListTagsForResource",
+    "ListTopics",
+    "Publish",
+    "PublishBatch",
+    "PutDataProtectionPolicy",
+    "RemovePermission",
+    "SetSubscriptionAttributes",
+    "SetTopicAttributes",
+    "Subscribe",
+    "TagResource",
+    "Unsubscribe",
+    "UntagResource",
+];
+
+pub(crate) async fn run(context: &Context<'_>) -> Result<Value, SnsError> {
+    match context.request.operation.as_str() {
+        "AddPermission" => permissions::add(context, input(context)?).await,
+        "RemovePermission" => permissions::remove(context, input(context)?).await,
+        "GetDataProtectionPolicy" => permissions::get_data_protection(context, input(context)?),
+        "PutDataProtectionPolicy" => permissions::put_data_protection(context, input(context)?).await,
+        "CreateTopic" => topics::create(context, input(context)?).await,
+        "DeleteTopic" => topics::delete(context, input(context)?).await,
+        "ListTopics" => topics::list(context, input(context)?),
+        "GetTopicAttributes" => topics::get_attributes(context, input(context)?),
+        "SetTopicAttributes" => topics::set_attribute(context, input(context)?).await,
+        "Subscribe" => subscriptions::subscribe(context, input(context)?).await,
+        "ConfirmSubscription" => subscriptions::confirm(context, input(context)?).await,
+        "Unsubscribe" => subscriptions::unsubscribe(context, input(context)?).await,
+        "ListSubscriptions" => subscriptions::list(context, input(context)?),
+        "ListSubscriptionsByTopic" => subscriptions::list_by_topic(context, input(context)?),
+        "GetSubscriptionAttributes" => subscriptions::get_attributes(context, input(context)?),
+        "SetSubscriptionAttributes" => subscriptions::set_attribute(context, input(context)?).await,
+        "Publish" => publish::single(context, input(context)?).await,
+        "PublishBatch" => publish::batch(context, input(context)?).await,
+        "TagResource" => tags::tag(context, input(context)?).await,
+        "UntagResource" => tags::untag(context, input(context)?).await,
+        "ListTagsForResource" => tags::list(context, input(context)?),
+        other => Err(SnsError::new(
+            ErrorKind::InvalidAction,
+            format!("The action {other} is not valid for this web service."),
+        )),
+    }
+}
+
+fn input<T: DeserializeOwned>(context: &Context<'_>) -> Result<T, SnsError> {
+    let request = context.request;
+    protocol::parse_input(request.protocol, &request.operation, &request.body, &request.params)
+}
+
+/// A required string parameter.
+pub(crate) fn required<'a>(value: Option<&'a str>, name: &str) -> Result<&'a str, SnsError> {
+    value.ok_or_else(|| SnsError::missing(name))
+}
+
+/// A boolean as JSON sends it (`true`) or as awsQuery sends it (`"true"`).
+pub(crate) fn lenient_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Bool(flag) => Ok(flag),
+        Value::String(text) if text.eq_ignore_ascii_case("true") => Ok(true),
+        Value::String(text) if text.eq_ignore_ascii_case("false") => Ok(false),
+        other => Err(serde::de::Error::custom(format!("expected a boolean, found {other}"))),
+    }
+}

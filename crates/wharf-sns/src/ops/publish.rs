@@ -1,0 +1,300 @@
+//! Publish and PublishBatch: validate, pick the subscriptions whose filter policies accept the
+//! message, and write it into every subscribed queue in one durable write before replying.
+
+use super::required;
+use crate::arns;
+use crate::envelope::{self, Links, Notification};
+use crate::error_map::{ErrorKind, SnsError};
+use crate::message::{self, Attribute, AttributeValue, AttributeValueInput, Structure, MESSAGE_BYTES_MAX};
+use crate::signing::SignatureVersion;
+use crate::{Context, SIGNING_CERT_PATH};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use wharf_domain::filter_policy::AttributeView;
+use wharf_domain::topic::{Endpoint, Topic};
+use wharf_domain::{MessageAttribute, MessageContent, NewMessage, Queue};
+
+/// The sender id SQS reports for messages SNS delivered.
+const SNS_SENDER_ID: &str = "AIDAIT2UOQQY3AUEKVGXU";
+pub const BATCH_ENTRIES_MAX: usize = 10;
+const BATCH_ID_CHARS_MAX: usize = 80;
+
+#[derive(Deserialize)]
+pub struct Entry {
+    #[serde(rename = "Id")]
+    id: Option<String>,
+    #[serde(rename = "Message")]
+    message: Option<String>,
+    #[serde(rename = "Subject")]
+    subject: Option<String>,
+    #[serde(rename = "MessageStructure")]
+    message_structure: Option<String>,
+    #[serde(rename = "MessageAttributes", default)]
+    message_attributes: BTreeMap<String, AttributeValueInput>,
+    #[serde(rename = "MessageDeduplicationId")]
+    deduplication_id: Option<String>,
+    #[serde(rename = "MessageGroupId")]
+    group_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct PublishInput {
+    #[serde(rename = "TopicArn")]
+    topic_arn: Option<String>,
+    #[serde(rename = "TargetArn")]
+    target_arn: Option<String>,
+    #[serde(rename = "PhoneNumber")]
+    phone_number: Option<String>,
+    #[serde(flatten)]
+    entry: Entry,
+}
+
+#[derive(Deserialize)]
+pub struct BatchInput {
+    #[serde(rename = "TopicArn")]
+    topic_arn: Option<String>,
+    #[serde(rename = "PublishBatchRequestEntries", default)]
+    entries: Vec<Entry>,
+}
+
+/// A validated publication.
+struct Prepared {
+    structure: Structure,
+    subject: Option<String>,
+    attributes: Vec<Attribute>,
+    group_id: Option<String>,
+    deduplication_id: Option<String>,
+    size_bytes: usize,
+}
+
+fn prepare(topic: &Topic, entry: Entry) -> Result<Prepared, SnsError> {
+    let text = entry.message.ok_or_else(|| SnsError::missing("Message"))?;
+    if text.is_empty() {
+        return Err(SnsError::invalid("Empty message"));
+    }
+    if let Some(subject) = &entry.subject {
+        message::check_subject(subject)?;
+    }
+    let (attributes, attribute_bytes) = message::attributes(&entry.message_attributes)?;
+    let size_bytes = text.len() + attribute_bytes;
+    if size_bytes > MESSAGE_BYTES_MAX {
+        return Err(SnsError::invalid("Message too long"));
+    }
+    let structure = Structure::parse(&text, entry.message_structure.as_deref())?;
+    let settings = topic.settings();
+    let deduplication_id = if settings.fifo {
+        let group = entry
+            .group_id
+            .as_deref()
+            .ok_or_else(|| SnsError::invalid("The MessageGroupId parameter is required for FIFO topics"))?;
+        check_client_id("MessageGroupId", group)?;
+        match entry.deduplication_id {
+            Some(id) => {
+                check_client_id("MessageDeduplicationId", &id)?;
+                Some(id)
+            }
+            None if settings.content_based_deduplication => Some(hex::encode(Sha256::digest(text.as_bytes()))),
+            None => {
+                return Err(SnsError::invalid(
+                    "The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+                ))
+            }
+        }
+    } else {
+        if entry.deduplication_id.is_some() {
+            return Err(SnsError::invalid(
+                "MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type",
+            ));
+        }
+        if let Some(group) = &entry.group_id {
+            check_client_id("MessageGroupId", group)?;
+        }
+        None
+    };
+    Ok(Prepared {
+        structure,
+        subject: entry.subject,
+        attributes,
+        group_id: entry.group_id,
+        deduplication_id,
+        size_bytes,
+    })
+}
+
+fn check_client_id(parameter: &str, value: &str) -> Result<(), SnsError> {
+    let valid = !value.is_empty()
+        && value.len() <= 128
+        && value.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte.is_ascii_punctuation());
+    if !valid {
+        return Err(SnsError::invalid(parameter));
+    }
+    Ok(())
+}
+
+/// The queue messages one publication makes, one per subscribed queue that accepts it.
+fn fan_out(
+    context: &Context<'_>,
+    topic: &Topic,
+    prepared: &Prepared,
+    message_id: &str,
+    timestamp: &str,
+) -> Vec<(Arc<Queue>, Vec<NewMessage>)> {
+    let settings = topic.settings();
+    let topic_arn = context.topic_arn(topic);
+    let version = match settings.opaque.get("SignatureVersion").map(String::as_str) {
+        Some("2") => SignatureVersion::V2,
+        _ => SignatureVersion::V1,
+    };
+    let views: Vec<AttributeView<'_>> = prepared
+        .attributes
+        .iter()
+        .filter_map(|attribute| match &attribute.value {
+            AttributeValue::Text(text) => {
+                Some(AttributeView { name: &attribute.name, data_type: &attribute.data_type, value: text })
+            }
+            AttributeValue::Binary(_) => None,
+        })
+        .collect();
+    let base_url = &context.request.base_url;
+    let signing_cert_url = format!("{base_url}{SIGNING_CERT_PATH}");
+    let mut targets = Vec::new();
+    for subscription in topic.subscriptions() {
+        let Endpoint::Queue(queue_name) = &subscription.endpoint else { continue };
+        if !subscription.confirmed || !subscription.accepts(&views, prepared.structure.default_text()) {
+            continue;
+        }
+        // A subscribed queue that no longer exists receives nothing.
+        let Some(queue) = context.engine().queue(&queue_name.account, &queue_name.name) else { continue };
+        let text = prepared.structure.for_protocol("sqs");
+        let raw = subscription.attributes.get("RawMessageDelivery").is_some_and(|raw| raw == "true");
+        let (body, attributes) = if raw {
+            (text.to_string(), prepared.attributes.iter().map(queue_attribute).collect())
+        } else {
+            let subscription_arn = arns::subscription(&topic_arn, &subscription.key);
+            let unsubscribe_url = format!("{base_url}/?Action=Unsubscribe&SubscriptionArn={subscription_arn}");
+            let notification = Notification {
+                message_id,
+                topic_arn: &topic_arn,
+                subject: prepared.subject.as_deref(),
+                message: text,
+                timestamp,
+                attributes: &prepared.attributes,
+                sequence_number: None,
+            };
+            let links = Links { signing_cert_url: &signing_cert_url, unsubscribe_url: &unsubscribe_url };
+            (envelope::render(&notification, version, &context.service.signer, &links), Vec::new())
+        };
+        let fifo_queue = queue.read_settings(|settings| settings.fifo);
+        let size_bytes = body.len();
+        let content = MessageContent {
+            body: Bytes::from(body),
+            attributes,
+            sender_id: SNS_SENDER_ID.to_string(),
+            group_id: prepared.group_id.clone(),
+            deduplication_id: prepared.deduplication_id.clone().filter(|_| fifo_queue),
+            ..MessageContent::default()
+        };
+        let message =
+            NewMessage { content, delay_seconds: None, size_bytes: u32::try_from(size_bytes).unwrap_or(u32::MAX) };
+        targets.push((queue, vec![message]));
+    }
+    targets
+}
+
+/// An SNS message attribute as the SQS message attribute raw delivery turns it into.
+fn queue_attribute(attribute: &Attribute) -> MessageAttribute {
+    MessageAttribute {
+        name: attribute.name.clone(),
+        data_type: attribute.data_type.clone(),
+        value: match &attribute.value {
+            AttributeValue::Text(text) => wharf_domain::AttributeValue::Text(text.clone()),
+            AttributeValue::Binary(bytes) => wharf_domain::AttributeValue::Binary(bytes.clone()),
+        },
+    }
+}
+
+pub async fn single(context: &Context<'_>, input: PublishInput) -> Result<Value, SnsError> {
+    if input.phone_number.is_some() && input.topic_arn.is_none() && input.target_arn.is_none() {
+        return Err(SnsError::invalid(
+            "PhoneNumber Reason: direct SMS publishing is not available in this version of Wharf",
+        ));
+    }
+    let arn = input.topic_arn.as_deref().or(input.target_arn.as_deref());
+    let parameter = if input.topic_arn.is_some() { "TopicArn" } else { "TargetArn" };
+    let topic = context.topic(Some(required(arn, "TopicArn")?), parameter)?;
+    let prepared = prepare(&topic, input.entry)?;
+    let message_id = uuid::Uuid::new_v4().to_string();
+    let timestamp = envelope::timestamp(context.engine().clock().now_ms());
+    let targets = fan_out(context, &topic, &prepared, &message_id, &timestamp);
+    context.engine().send_to_many(targets).await?;
+    Ok(json!({ "MessageId": message_id }))
+}
+
+pub async fn batch(context: &Context<'_>, input: BatchInput) -> Result<Value, SnsError> {
+    let topic = context.topic(input.topic_arn.as_deref(), "TopicArn")?;
+    check_batch(&input.entries)?;
+    let timestamp = envelope::timestamp(context.engine().clock().now_ms());
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    let mut targets = Vec::new();
+    let mut total_bytes = 0;
+    for entry in input.entries {
+        let id = entry.id.clone().unwrap_or_default();
+        match prepare(&topic, entry) {
+            Ok(prepared) => {
+                total_bytes += prepared.size_bytes;
+                let message_id = uuid::Uuid::new_v4().to_string();
+                targets.extend(fan_out(context, &topic, &prepared, &message_id, &timestamp));
+                successful.push(json!({ "Id": id, "MessageId": message_id }));
+            }
+            Err(error) => {
+                let (code, _, sender_fault) = error.kind.wire();
+                failed.push(json!({ "Id": id, "Code": code, "Message": error.message, "SenderFault": sender_fault }));
+            }
+        }
+    }
+    if total_bytes > MESSAGE_BYTES_MAX {
+        return Err(SnsError::new(
+            ErrorKind::BatchRequestTooLong,
+            format!("The length of all the messages put together is more than the limit of {MESSAGE_BYTES_MAX} bytes."),
+        ));
+    }
+    context.engine().send_to_many(targets).await?;
+    Ok(json!({ "Successful": successful, "Failed": failed }))
+}
+
+fn check_batch(entries: &[Entry]) -> Result<(), SnsError> {
+    if entries.is_empty() {
+        return Err(SnsError::new(ErrorKind::EmptyBatchRequest, "The batch request doesn't contain any entries."));
+    }
+    if entries.len() > BATCH_ENTRIES_MAX {
+        return Err(SnsError::new(
+            ErrorKind::TooManyEntriesInBatchRequest,
+            "The batch request contains more entries than permissible.",
+        ));
+    }
+    let mut seen = HashSet::new();
+    for entry in entries {
+        let id = entry.id.as_deref().unwrap_or("");
+        let valid = !id.is_empty()
+            && id.len() <= BATCH_ID_CHARS_MAX
+            && id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+        if !valid {
+            return Err(SnsError::new(
+                ErrorKind::InvalidBatchEntryId,
+                "The Id of a batch entry in a batch request doesn't abide by the specification.",
+            ));
+        }
+        if !seen.insert(id) {
+            return Err(SnsError::new(
+                ErrorKind::BatchEntryIdsNotDistinct,
+                "Two or more batch entries in the request have the same Id.",
+            ));
+        }
+    }
+    Ok(())
+}
