@@ -24,13 +24,9 @@ pub struct Links<'a> {
     pub unsubscribe_url: &'a str,
 }
 
-/// Renders the signed notification, its members in the order AWS sends them.
-pub fn render(
-    notification: &Notification<'_>,
-    version: SignatureVersion,
-    signer: &Signer,
-    links: &Links<'_>,
-) -> String {
+/// Signs a notification. Nothing signed depends on the subscription, so one signature serves
+/// every subscription a publication reaches (signing costs milliseconds).
+pub fn sign(notification: &Notification<'_>, version: SignatureVersion, signer: &Signer) -> String {
     let fields = SigningFields {
         kind: MessageKind::Notification,
         message: notification.message,
@@ -41,7 +37,16 @@ pub fn render(
         token: None,
         topic_arn: notification.topic_arn,
     };
-    let signature = signer.sign(version, &fields);
+    signer.sign(version, &fields)
+}
+
+/// Renders the notification with its signature, its members in the order AWS sends them.
+pub fn render(
+    notification: &Notification<'_>,
+    version: SignatureVersion,
+    signature: &str,
+    links: &Links<'_>,
+) -> String {
     let mut out = Map::new();
     out.insert("Type".into(), json!("Notification"));
     out.insert("MessageId".into(), json!(notification.message_id));

@@ -161,6 +161,17 @@ fn fan_out(
         .collect();
     let base_url = &context.request.base_url;
     let signing_cert_url = format!("{base_url}{SIGNING_CERT_PATH}");
+    let text = prepared.structure.for_protocol("sqs");
+    let notification = Notification {
+        message_id,
+        topic_arn: &topic_arn,
+        subject: prepared.subject.as_deref(),
+        message: text,
+        timestamp,
+        attributes: &prepared.attributes,
+        sequence_number: None,
+    };
+    let mut signature = None;
     let mut targets = Vec::new();
     for subscription in topic.subscriptions() {
         let Endpoint::Queue(queue_name) = &subscription.endpoint else { continue };
@@ -169,24 +180,16 @@ fn fan_out(
         }
         // A subscribed queue that no longer exists receives nothing.
         let Some(queue) = context.engine().queue(&queue_name.account, &queue_name.name) else { continue };
-        let text = prepared.structure.for_protocol("sqs");
         let raw = subscription.attributes.get("RawMessageDelivery").is_some_and(|raw| raw == "true");
         let (body, attributes) = if raw {
             (text.to_string(), prepared.attributes.iter().map(queue_attribute).collect())
         } else {
             let subscription_arn = arns::subscription(&topic_arn, &subscription.key);
             let unsubscribe_url = format!("{base_url}/?Action=Unsubscribe&SubscriptionArn={subscription_arn}");
-            let notification = Notification {
-                message_id,
-                topic_arn: &topic_arn,
-                subject: prepared.subject.as_deref(),
-                message: text,
-                timestamp,
-                attributes: &prepared.attributes,
-                sequence_number: None,
-            };
             let links = Links { signing_cert_url: &signing_cert_url, unsubscribe_url: &unsubscribe_url };
-            (envelope::render(&notification, version, &context.service.signer, &links), Vec::new())
+            let signature =
+                signature.get_or_insert_with(|| envelope::sign(&notification, version, &context.service.signer));
+            (envelope::render(&notification, version, signature, &links), Vec::new())
         };
         let fifo_queue = queue.read_settings(|settings| settings.fifo);
         let size_bytes = body.len();
