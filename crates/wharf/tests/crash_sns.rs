@@ -28,7 +28,7 @@ async fn publish_until_killed(process: &mut WharfProcess, topic_arn: &str) -> Ha
         tasks.push(tokio::spawn(async move {
             let mut next = 0usize;
             while !stop.load(Ordering::SeqCst) {
-                let size = if next % 20 == 0 { 1 } else { 10 };
+                let size = if next.is_multiple_of(20) { 1 } else { 10 };
                 let bodies: Vec<String> = (next..next + size).map(|index| format!("p{publisher}-{index:06}")).collect();
                 let accepted = if size == 1 {
                     sns.publish().topic_arn(&topic_arn).message(&bodies[0]).send().await.is_ok()
