@@ -31,6 +31,15 @@ impl Authenticator {
         }
     }
 
+    /// The caller of an unsigned request to an operation that needs no signature.
+    pub fn unsigned_caller(&self) -> Caller {
+        Caller {
+            account_id: self.default_account.clone(),
+            access_key_id: ANONYMOUS_ACCESS_KEY.to_string(),
+            authenticated: false,
+        }
+    }
+
     pub fn authenticate(&self, request: &RequestToVerify<'_>, now_unix_seconds: i64) -> Result<Caller, EdgeError> {
         if self.users.is_empty() {
             let access_key_id = sigv4::credential_scope(request)

@@ -72,4 +72,9 @@ pub trait AwsService: Send + Sync + 'static {
     fn handle(&self, request: AwsRequest) -> ResponseFuture<'_>;
     /// Renders an edge error in this service's error format.
     fn edge_error(&self, protocol: Protocol, error: &EdgeError, request_id: &str) -> AwsResponse;
+    /// Operations AWS serves without a signature (links a service hands out, such as SNS's
+    /// SubscribeURL); an unsigned request for one is let through as an unauthenticated caller.
+    fn allows_unsigned(&self, _operation: &str) -> bool {
+        false
+    }
 }

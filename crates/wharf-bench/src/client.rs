@@ -1,5 +1,5 @@
-//! HTTP/1.1 keep-alive client for AWS JSON protocols, signed with SigV4 by
-//! [`wharf_aws::sigv4::sign`], and the SQS calls the bench makes.
+//! HTTP/1.1 keep-alive client signed with SigV4 by [`wharf_aws::sigv4::sign`] ([`SignedHttp`]),
+//! the AWS JSON protocol on top of it, and the SQS calls the bench makes.
 //!
 //! A peer may answer anything, so every reply is checked: a non-2xx status, a body that is not
 //! the documented JSON shape, an oversized body or a timeout becomes a [`CallError`] whose
@@ -82,9 +82,17 @@ pub struct EndpointConfig {
     pub idle_connections_max: usize,
 }
 
-/// A signed awsJson (1.0 or 1.1) client for one service.
+/// A reply as it came off the wire: any status, the headers and the complete body.
+pub struct RawReply {
+    pub status: hyper::StatusCode,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+/// HTTP/1.1 keep-alive POSTs to one endpoint, signed with SigV4 for one service; the
+/// protocol clients ([`AwsJsonClient`], [`crate::query::AwsQueryClient`]) build on it.
 #[derive(Clone)]
-pub struct AwsJsonClient {
+pub struct SignedHttp {
     http: Client<HttpConnector, Full<Bytes>>,
     endpoint: Uri,
     host: String,
@@ -92,22 +100,14 @@ pub struct AwsJsonClient {
     query: String,
     credentials: Credentials,
     region: String,
-    /// The service name in the SigV4 credential scope (`sqs`).
+    /// The service name in the SigV4 credential scope (`sqs`, `sns`).
     service: &'static str,
-    /// `AmazonSQS`, `Kinesis_20131202`, ...: the `X-Amz-Target` prefix.
-    target_prefix: &'static str,
-    content_type: &'static str,
     request_timeout: Duration,
 }
 
-impl AwsJsonClient {
+impl SignedHttp {
     /// Fails on an endpoint that is not `http://host[:port][/path]`.
-    pub fn new(
-        config: &EndpointConfig,
-        service: &'static str,
-        target_prefix: &'static str,
-        content_type: &'static str,
-    ) -> anyhow::Result<Self> {
+    pub fn new(config: &EndpointConfig, service: &'static str) -> anyhow::Result<Self> {
         let endpoint = config.endpoint.clone();
         match endpoint.scheme_str() {
             Some("http") => {}
@@ -143,59 +143,42 @@ impl AwsJsonClient {
             credentials: config.credentials.clone(),
             region: config.region.clone(),
             service,
-            target_prefix,
-            content_type,
             request_timeout: config.request_timeout,
         })
     }
 
-    /// Calls `operation` with `request` as the JSON body and decodes the reply as `Reply`.
-    /// `extra_timeout` extends the request timeout for calls the server may hold (long polls).
-    pub async fn call<Body: Serialize, Reply: DeserializeOwned>(
+    /// POSTs `body` with `headers` (plus `host` and the signature) and reads the whole reply,
+    /// whatever its status. `extra_timeout` extends the request timeout for calls the server
+    /// may hold (long polls).
+    pub async fn post(
         &self,
-        operation: &str,
-        request: &Body,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
         extra_timeout: Duration,
-    ) -> Result<Reply, CallError> {
+    ) -> Result<RawReply, CallError> {
         let timeout = self.request_timeout + extra_timeout;
-        match tokio::time::timeout(timeout, self.call_inner(operation, request)).await {
+        match tokio::time::timeout(timeout, self.post_inner(headers, body)).await {
             Ok(result) => result,
             Err(_) => Err(CallError::Timeout),
         }
     }
 
-    async fn call_inner<Body: Serialize, Reply: DeserializeOwned>(
-        &self,
-        operation: &str,
-        request: &Body,
-    ) -> Result<Reply, CallError> {
-        let body = serde_json::to_vec(request)
-            .map_err(|error| CallError::Malformed(format!("cannot encode request: {error}")))?;
-        let http_request = self.signed_request(operation, body)?;
+    async fn post_inner(&self, headers: &[(&str, &str)], body: Vec<u8>) -> Result<RawReply, CallError> {
+        let http_request = self.signed_request(headers, body)?;
         let response =
             self.http.request(http_request).await.map_err(|error| CallError::Transport(transport_detail(&error)))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = Limited::new(response.into_body(), RESPONSE_BYTES_MAX)
+        let body = Limited::new(response.into_body(), RESPONSE_BYTES_MAX)
             .collect()
             .await
             .map_err(|error| CallError::Transport(format!("reading reply: {error}")))?
             .to_bytes();
-        if !status.is_success() {
-            let header_code = headers.get("x-amzn-errortype").and_then(|value| value.to_str().ok()).map(str::to_owned);
-            return Err(CallError::Status {
-                status: status.as_u16(),
-                code: error_code(&bytes, header_code.as_deref()),
-            });
-        }
-        // Operations without output (DeleteMessage) may answer with an empty body.
-        let document: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-        serde_json::from_slice(document).map_err(|error| CallError::Malformed(format!("{operation}: {error}")))
+        Ok(RawReply { status, headers, body })
     }
 
-    fn signed_request(&self, operation: &str, body: Vec<u8>) -> Result<Request<Full<Bytes>>, CallError> {
-        let target = format!("{}.{operation}", self.target_prefix);
-        let headers = [("content-type", self.content_type), ("host", self.host.as_str()), ("x-amz-target", &target)];
+    fn signed_request(&self, headers: &[(&str, &str)], body: Vec<u8>) -> Result<Request<Full<Bytes>>, CallError> {
+        let headers: Vec<(&str, &str)> = headers.iter().copied().chain([("host", self.host.as_str())]).collect();
         // A clock before 1970 or past year 9999 only yields a signature the server refuses.
         let unix_seconds = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -223,6 +206,53 @@ impl AwsJsonClient {
         builder
             .body(Full::new(Bytes::from(body)))
             .map_err(|error| CallError::Malformed(format!("cannot build request: {error}")))
+    }
+}
+
+/// A signed awsJson (1.0 or 1.1) client for one service.
+#[derive(Clone)]
+pub struct AwsJsonClient {
+    http: SignedHttp,
+    /// `AmazonSQS`, `Kinesis_20131202`, ...: the `X-Amz-Target` prefix.
+    target_prefix: &'static str,
+    content_type: &'static str,
+}
+
+impl AwsJsonClient {
+    /// Fails on an endpoint that is not `http://host[:port][/path]`.
+    pub fn new(
+        config: &EndpointConfig,
+        service: &'static str,
+        target_prefix: &'static str,
+        content_type: &'static str,
+    ) -> anyhow::Result<Self> {
+        Ok(Self { http: SignedHttp::new(config, service)?, target_prefix, content_type })
+    }
+
+    /// Calls `operation` with `request` as the JSON body and decodes the reply as `Reply`.
+    /// `extra_timeout` extends the request timeout for calls the server may hold (long polls).
+    pub async fn call<Body: Serialize, Reply: DeserializeOwned>(
+        &self,
+        operation: &str,
+        request: &Body,
+        extra_timeout: Duration,
+    ) -> Result<Reply, CallError> {
+        let body = serde_json::to_vec(request)
+            .map_err(|error| CallError::Malformed(format!("cannot encode request: {error}")))?;
+        let target = format!("{}.{operation}", self.target_prefix);
+        let headers = [("content-type", self.content_type), ("x-amz-target", target.as_str())];
+        let reply = self.http.post(&headers, body, extra_timeout).await?;
+        if !reply.status.is_success() {
+            let header_code =
+                reply.headers.get("x-amzn-errortype").and_then(|value| value.to_str().ok()).map(str::to_owned);
+            return Err(CallError::Status {
+                status: reply.status.as_u16(),
+                code: error_code(&reply.body, header_code.as_deref()),
+            });
+        }
+        // Operations without output (DeleteMessage) may answer with an empty body.
+        let document: &[u8] = if reply.body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &reply.body };
+        serde_json::from_slice(document).map_err(|error| CallError::Malformed(format!("{operation}: {error}")))
     }
 }
 
@@ -383,6 +413,19 @@ struct EmptyReply {}
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
+struct GetQueueAttributesRequest<'a> {
+    queue_url: &'a str,
+    attribute_names: &'a [&'a str],
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "PascalCase")]
+struct GetQueueAttributesReply {
+    attributes: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct DeleteMessageBatchRequest<'a> {
     queue_url: &'a str,
     entries: Vec<DeleteMessageBatchRequestEntry<'a>>,
@@ -481,6 +524,19 @@ impl SqsClient {
             .call("DeleteMessage", &DeleteMessageRequest { queue_url, receipt_handle }, Duration::ZERO)
             .await?;
         Ok(())
+    }
+
+    /// The queue's attributes named in `attribute_names` (those the peer returns).
+    pub async fn get_queue_attributes(
+        &self,
+        queue_url: &str,
+        attribute_names: &[&str],
+    ) -> Result<BTreeMap<String, String>, CallError> {
+        let reply: GetQueueAttributesReply = self
+            .inner
+            .call("GetQueueAttributes", &GetQueueAttributesRequest { queue_url, attribute_names }, Duration::ZERO)
+            .await?;
+        Ok(reply.attributes.unwrap_or_default())
     }
 
     /// Entry `Id`s are the handles' indexes ("0", "1", ...).

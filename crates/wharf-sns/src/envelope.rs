@@ -6,6 +6,14 @@ use crate::signing::{MessageKind, SignatureVersion, Signer, SigningFields};
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
+/// The signature version a topic's messages use (its SignatureVersion attribute; 1 if unset).
+pub fn signature_version(settings: &wharf_domain::topic::TopicSettings) -> SignatureVersion {
+    match settings.opaque.get("SignatureVersion").map(String::as_str) {
+        Some("2") => SignatureVersion::V2,
+        _ => SignatureVersion::V1,
+    }
+}
+
 /// One notification's content.
 pub struct Notification<'a> {
     pub message_id: &'a str,
@@ -74,6 +82,51 @@ pub fn render(
         }
         out.insert("MessageAttributes".into(), Value::Object(attributes));
     }
+    Value::Object(out).to_string()
+}
+
+/// A subscription confirmation's content.
+pub struct Confirmation<'a> {
+    pub message_id: &'a str,
+    pub token: &'a str,
+    pub topic_arn: &'a str,
+    pub subscribe_url: &'a str,
+    pub timestamp: &'a str,
+}
+
+/// Renders the signed SubscriptionConfirmation message an HTTP/S endpoint receives.
+pub fn render_confirmation(
+    confirmation: &Confirmation<'_>,
+    version: SignatureVersion,
+    signer: &Signer,
+    signing_cert_url: &str,
+) -> String {
+    let message = format!(
+        "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
+        confirmation.topic_arn
+    );
+    let fields = SigningFields {
+        kind: MessageKind::SubscriptionConfirmation,
+        message: &message,
+        message_id: confirmation.message_id,
+        subject: None,
+        subscribe_url: Some(confirmation.subscribe_url),
+        timestamp: confirmation.timestamp,
+        token: Some(confirmation.token),
+        topic_arn: confirmation.topic_arn,
+    };
+    let signature = signer.sign(version, &fields);
+    let mut out = Map::new();
+    out.insert("Type".into(), json!("SubscriptionConfirmation"));
+    out.insert("MessageId".into(), json!(confirmation.message_id));
+    out.insert("Token".into(), json!(confirmation.token));
+    out.insert("TopicArn".into(), json!(confirmation.topic_arn));
+    out.insert("Message".into(), json!(message));
+    out.insert("SubscribeURL".into(), json!(confirmation.subscribe_url));
+    out.insert("Timestamp".into(), json!(confirmation.timestamp));
+    out.insert("SignatureVersion".into(), json!(version.as_str()));
+    out.insert("Signature".into(), json!(signature));
+    out.insert("SigningCertURL".into(), json!(signing_cert_url));
     Value::Object(out).to_string()
 }
 

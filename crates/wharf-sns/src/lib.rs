@@ -11,6 +11,8 @@
 //! `ops/` with one module per group of operations.
 
 mod arns;
+pub mod delivery;
+mod delivery_policy;
 mod envelope;
 mod error_map;
 mod message;
@@ -23,10 +25,13 @@ pub use error_map::{ErrorKind, SnsError};
 use std::sync::Arc;
 use wharf_aws::service::{AwsRequest, AwsResponse, AwsService, EdgeError, Protocol, ResponseFuture};
 use wharf_domain::topic::Topic;
-use wharf_domain::Engine;
+use wharf_domain::{Engine, Queue};
 
 /// The operations of the SNS service model this front-end implements.
 pub const OPERATIONS: &[&str] = ops::OPERATIONS;
+
+/// Links handed to endpoints name the API version so an unsigned GET of them is routed to SNS.
+pub const QUERY_VERSION: &str = "2010-03-31";
 
 /// Where Wharf serves its signing certificate, below the server's base URL.
 pub const SIGNING_CERT_PATH: &str = "/_wharf/sns/SimpleNotificationService-wharf.pem";
@@ -34,11 +39,13 @@ pub const SIGNING_CERT_PATH: &str = "/_wharf/sns/SimpleNotificationService-wharf
 pub struct SnsService {
     engine: Arc<Engine>,
     signer: Arc<signing::Signer>,
+    /// Deliveries to endpoints outside Wharf (see [`delivery`]).
+    outbox: Arc<Queue>,
 }
 
 impl SnsService {
-    pub fn new(engine: Arc<Engine>, signer: Arc<signing::Signer>) -> Self {
-        SnsService { engine, signer }
+    pub fn new(engine: Arc<Engine>, signer: Arc<signing::Signer>, outbox: Arc<Queue>) -> Self {
+        SnsService { engine, signer, outbox }
     }
 }
 
@@ -98,7 +105,7 @@ impl AwsService for SnsService {
     }
 
     fn query_version(&self) -> &'static str {
-        "2010-03-31"
+        QUERY_VERSION
     }
 
     fn handle(&self, request: AwsRequest) -> ResponseFuture<'_> {
@@ -109,6 +116,11 @@ impl AwsService for SnsService {
                 Err(error) => protocol::failure(request.protocol, &error, &request.request_id),
             }
         })
+    }
+
+    /// The SubscribeURL and UnsubscribeURL handed to endpoints are followed without a signature.
+    fn allows_unsigned(&self, operation: &str) -> bool {
+        matches!(operation, "ConfirmSubscription" | "Unsubscribe")
     }
 
     fn edge_error(&self, protocol: Protocol, error: &EdgeError, request_id: &str) -> AwsResponse {

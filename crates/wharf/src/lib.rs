@@ -16,6 +16,7 @@ use wharf_aws::auth::{Authenticator, User};
 use wharf_aws::edge::{Edge, EdgeConfig};
 use wharf_aws::service::AwsService;
 use wharf_domain::{Clock, Engine, EngineOptions, SystemClock};
+use wharf_sns::delivery::Deliverer;
 use wharf_sns::signing::Signer;
 use wharf_sns::SnsService;
 use wharf_sqs::SqsService;
@@ -36,6 +37,8 @@ pub struct Server {
     shutdown: tokio::sync::watch::Sender<bool>,
     serving: tokio::task::JoinHandle<()>,
     sweeping: tokio::task::JoinHandle<()>,
+    /// SNS deliveries to endpoints outside Wharf.
+    delivering: tokio::task::JoinHandle<()>,
 }
 
 /// How long shutdown waits for connection tasks to let go of the engine after the drain.
@@ -83,8 +86,11 @@ impl Server {
             Signer::open(signing_dir.as_deref(), None)
                 .map_err(|error| anyhow::anyhow!("cannot load the SNS signing key: {error}"))?,
         );
-        let services: Vec<Arc<dyn AwsService>> =
-            vec![Arc::new(SqsService::new(engine.clone())), Arc::new(SnsService::new(engine.clone(), signer.clone()))];
+        let outbox = wharf_sns::delivery::open_outbox(&engine).await.context("cannot open the SNS delivery outbox")?;
+        let services: Vec<Arc<dyn AwsService>> = vec![
+            Arc::new(SqsService::new(engine.clone())),
+            Arc::new(SnsService::new(engine.clone(), signer.clone(), outbox.clone())),
+        ];
         let admin = Arc::new(admin::Admin::new(engine.clone(), config.data_dir.is_some(), signer));
         let edge = Edge::new(
             services,
@@ -110,10 +116,12 @@ impl Server {
                 }
             }
         });
+        let deliverer = Deliverer::new(engine.clone(), outbox, config.region.clone());
+        let delivering = tokio::spawn(deliverer.run(shutdown.subscribe()));
         let serving = tokio::spawn(edge.serve(listener, async move {
             let _ = shutdown_requested.wait_for(|stop| *stop).await;
         }));
-        Ok(Server { local_addr, engine, shutdown, serving, sweeping })
+        Ok(Server { local_addr, engine, shutdown, serving, sweeping, delivering })
     }
 
     /// Stops accepting, lets in-flight requests finish (long polls return empty at once), then
@@ -123,6 +131,7 @@ impl Server {
         self.shutdown.send_replace(true);
         self.serving.await.context("server task failed")?;
         self.sweeping.await.context("sweeper task failed")?;
+        self.delivering.await.context("SNS delivery task failed")?;
         self.engine.persist_leases().await.context("cannot persist receive counts")?;
         self.engine.close().context("cannot flush storage")?;
         // Connection tasks drop their handles just after the drain; once the last one is gone the

@@ -3,16 +3,16 @@
 
 use super::required;
 use crate::arns;
+use crate::delivery::{self, Kind};
 use crate::envelope::{self, Links, Notification};
 use crate::error_map::{ErrorKind, SnsError};
 use crate::message::{self, Attribute, AttributeValue, AttributeValueInput, Structure, MESSAGE_BYTES_MAX};
-use crate::signing::SignatureVersion;
-use crate::{Context, SIGNING_CERT_PATH};
+use crate::{Context, QUERY_VERSION, SIGNING_CERT_PATH};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use wharf_domain::filter_policy::AttributeView;
 use wharf_domain::topic::{Endpoint, Topic};
@@ -145,10 +145,7 @@ fn fan_out(
 ) -> Vec<(Arc<Queue>, Vec<NewMessage>)> {
     let settings = topic.settings();
     let topic_arn = context.topic_arn(topic);
-    let version = match settings.opaque.get("SignatureVersion").map(String::as_str) {
-        Some("2") => SignatureVersion::V2,
-        _ => SignatureVersion::V1,
-    };
+    let version = envelope::signature_version(&settings);
     let views: Vec<AttributeView<'_>> = prepared
         .attributes
         .iter()
@@ -161,41 +158,59 @@ fn fan_out(
         .collect();
     let base_url = &context.request.base_url;
     let signing_cert_url = format!("{base_url}{SIGNING_CERT_PATH}");
-    let text = prepared.structure.for_protocol("sqs");
-    let notification = Notification {
-        message_id,
-        topic_arn: &topic_arn,
-        subject: prepared.subject.as_deref(),
-        message: text,
-        timestamp,
-        attributes: &prepared.attributes,
-        sequence_number: None,
-    };
-    let mut signature = None;
+    // Signatures cover the message text, which may differ per protocol (MessageStructure=json);
+    // each text is signed once however many subscriptions receive it.
+    let mut signatures: HashMap<String, String> = HashMap::new();
     let mut targets = Vec::new();
     for subscription in topic.subscriptions() {
-        let Endpoint::Queue(queue_name) = &subscription.endpoint else { continue };
         if !subscription.confirmed || !subscription.accepts(&views, prepared.structure.default_text()) {
             continue;
         }
-        // A subscribed queue that no longer exists receives nothing.
-        let Some(queue) = context.engine().queue(&queue_name.account, &queue_name.name) else { continue };
+        let (protocol, queue) = match &subscription.endpoint {
+            // A subscribed queue that no longer exists receives nothing.
+            Endpoint::Queue(name) => match context.engine().queue(&name.account, &name.name) {
+                Some(queue) => ("sqs", Some(queue)),
+                None => continue,
+            },
+            Endpoint::External { protocol, .. } if protocol == "http" || protocol == "https" => {
+                (protocol.as_str(), None)
+            }
+            // Email, Lambda, Firehose, SMS and mobile delivery are not available yet.
+            Endpoint::External { .. } => continue,
+        };
+        let text = prepared.structure.for_protocol(protocol);
         let raw = subscription.attributes.get("RawMessageDelivery").is_some_and(|raw| raw == "true");
-        let (body, attributes) = if raw {
-            (text.to_string(), prepared.attributes.iter().map(queue_attribute).collect())
+        let body = if raw {
+            text.to_string()
         } else {
+            let notification = Notification {
+                message_id,
+                topic_arn: &topic_arn,
+                subject: prepared.subject.as_deref(),
+                message: text,
+                timestamp,
+                attributes: &prepared.attributes,
+                sequence_number: None,
+            };
             let subscription_arn = arns::subscription(&topic_arn, &subscription.key);
-            let unsubscribe_url = format!("{base_url}/?Action=Unsubscribe&SubscriptionArn={subscription_arn}");
+            let unsubscribe_url =
+                format!("{base_url}/?Action=Unsubscribe&Version={QUERY_VERSION}&SubscriptionArn={subscription_arn}");
             let links = Links { signing_cert_url: &signing_cert_url, unsubscribe_url: &unsubscribe_url };
-            let signature =
-                signature.get_or_insert_with(|| envelope::sign(&notification, version, &context.service.signer));
-            (envelope::render(&notification, version, signature, &links), Vec::new())
+            let signature = signatures
+                .entry(protocol.to_string())
+                .or_insert_with(|| envelope::sign(&notification, version, &context.service.signer));
+            envelope::render(&notification, version, signature, &links)
+        };
+        let Some(queue) = queue else {
+            let message = delivery::outbox_message(topic, &subscription, Kind::Notification, message_id, raw, body);
+            targets.push((context.service.outbox.clone(), vec![message]));
+            continue;
         };
         let fifo_queue = queue.read_settings(|settings| settings.fifo);
         let size_bytes = body.len();
         let content = MessageContent {
             body: Bytes::from(body),
-            attributes,
+            attributes: if raw { prepared.attributes.iter().map(queue_attribute).collect() } else { Vec::new() },
             sender_id: SNS_SENDER_ID.to_string(),
             group_id: prepared.group_id.clone(),
             deduplication_id: prepared.deduplication_id.clone().filter(|_| fifo_queue),

@@ -4,8 +4,10 @@
 use super::paging::page;
 use super::{lenient_bool, required};
 use crate::arns;
+use crate::delivery::{self, Kind};
+use crate::envelope::{self, Confirmation};
 use crate::error_map::SnsError;
-use crate::Context;
+use crate::{Context, QUERY_VERSION, SIGNING_CERT_PATH};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -153,6 +155,9 @@ pub async fn subscribe(context: &Context<'_>, input: SubscribeInput) -> Result<V
     if !created && subscription.attributes != input.attributes && !input.attributes.is_empty() {
         return Err(SnsError::invalid("Attributes Reason: Subscription already exists with different attributes"));
     }
+    if created && pending && matches!(protocol.as_str(), "http" | "https") {
+        send_confirmation(context, &topic, &subscription).await?;
+    }
     let arn = if subscription.confirmed || input.return_subscription_arn {
         subscription_arn(context, &topic, &subscription)
     } else {
@@ -161,7 +166,32 @@ pub async fn subscribe(context: &Context<'_>, input: SubscribeInput) -> Result<V
     Ok(json!({ "SubscriptionArn": arn }))
 }
 
-/// A confirmation token: 128 random bits as hex, like AWS's opaque tokens.
+/// Queues the signed SubscriptionConfirmation for delivery to the new endpoint.
+async fn send_confirmation(context: &Context<'_>, topic: &Topic, subscription: &Subscription) -> Result<(), SnsError> {
+    let topic_arn = context.topic_arn(topic);
+    let token = subscription.confirmation_token.as_deref().unwrap_or_default();
+    let base_url = &context.request.base_url;
+    let subscribe_url =
+        format!("{base_url}/?Action=ConfirmSubscription&Version={QUERY_VERSION}&TopicArn={topic_arn}&Token={token}");
+    let message_id = uuid::Uuid::new_v4().to_string();
+    let timestamp = envelope::timestamp(context.engine().clock().now_ms());
+    let confirmation = Confirmation {
+        message_id: &message_id,
+        token,
+        topic_arn: &topic_arn,
+        subscribe_url: &subscribe_url,
+        timestamp: &timestamp,
+    };
+    let version = envelope::signature_version(&topic.settings());
+    let signing_cert_url = format!("{base_url}{SIGNING_CERT_PATH}");
+    let body = envelope::render_confirmation(&confirmation, version, &context.service.signer, &signing_cert_url);
+    let message =
+        delivery::outbox_message(topic, subscription, Kind::SubscriptionConfirmation, &message_id, false, body);
+    context.engine().send(&context.service.outbox, vec![message]).await?;
+    Ok(())
+}
+
+/// A confirmation token: two random UUIDs as hex (244 random bits), opaque like AWS's tokens.
 fn confirmation_token() -> String {
     let mut token = String::with_capacity(64);
     for _ in 0..2 {

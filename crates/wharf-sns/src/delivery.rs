@@ -1,0 +1,252 @@
+//! Delivery to endpoints outside Wharf, through a durable outbox.
+//!
+//! The outbox is a Wharf queue in an internal account no client can address. A publication's
+//! deliveries to HTTP endpoints are written into it in the same atomic write as its deliveries
+//! to subscribed queues, so a publish answered with success is delivered even if Wharf is killed
+//! right after. The [`Deliverer`] receives from the outbox like any consumer: a delivery that
+//! succeeds is deleted; one that fails is made visible again after the subscription's retry
+//! delay; one out of retries goes to the subscription's dead-letter queue, or is dropped.
+//! A lease that ends because Wharf stopped is simply delivered again, as AWS may.
+
+use crate::arns;
+use crate::delivery_policy::RetryPolicy;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::sync::Arc;
+use std::time::Duration;
+use wharf_domain::topic::{Endpoint, Subscription, Topic};
+use wharf_domain::{
+    AttributeValue, Delivery, DomainError, Engine, MessageAttribute, MessageContent, NewMessage, Queue, QueueSettings,
+    ReceiveRequest,
+};
+
+/// The internal account that owns the outbox; not an AWS account id, so no request names it.
+pub const OUTBOX_ACCOUNT: &str = "wharf-internal";
+pub const OUTBOX_QUEUE: &str = "sns-deliveries";
+/// How long one delivery attempt may take before it counts as failed (AWS: 15 s).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The lease a delivery attempt holds: longer than any attempt, so no two attempts overlap.
+const ATTEMPT_LEASE_SECONDS: u32 = 60;
+/// Deliveries in flight at once.
+const DELIVERIES_IN_FLIGHT_MAX: usize = 64;
+const OUTBOX_RETENTION_SECONDS: u32 = 1_209_600;
+
+/// What kind of message a delivery carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Notification,
+    SubscriptionConfirmation,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Notification => "Notification",
+            Kind::SubscriptionConfirmation => "SubscriptionConfirmation",
+        }
+    }
+}
+
+/// Opens (creating on first start) the outbox queue.
+pub async fn open_outbox(engine: &Engine) -> Result<Arc<Queue>, DomainError> {
+    if let Some(queue) = engine.queue(OUTBOX_ACCOUNT, OUTBOX_QUEUE) {
+        return Ok(queue);
+    }
+    let settings = QueueSettings {
+        visibility_timeout_seconds: ATTEMPT_LEASE_SECONDS,
+        retention_seconds: OUTBOX_RETENTION_SECONDS,
+        ..QueueSettings::default()
+    };
+    match engine.create_queue(OUTBOX_ACCOUNT, OUTBOX_QUEUE, settings, Default::default()).await {
+        Ok(queue) => Ok(queue),
+        Err(DomainError::QueueAlreadyExists) => {
+            engine.queue(OUTBOX_ACCOUNT, OUTBOX_QUEUE).ok_or(DomainError::QueueDoesNotExist)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn text(name: &str, value: &str) -> MessageAttribute {
+    MessageAttribute {
+        name: name.to_string(),
+        data_type: "String".to_string(),
+        value: AttributeValue::Text(value.to_string()),
+    }
+}
+
+/// The outbox message for one delivery to one subscription.
+pub fn outbox_message(
+    topic: &Topic,
+    subscription: &Subscription,
+    kind: Kind,
+    message_id: &str,
+    raw: bool,
+    body: String,
+) -> NewMessage {
+    let size_bytes = u32::try_from(body.len()).unwrap_or(u32::MAX);
+    NewMessage {
+        content: MessageContent {
+            body: Bytes::from(body),
+            attributes: vec![
+                text("account", &topic.account),
+                text("topic", &topic.name),
+                text("subscription", &subscription.key),
+                text("type", kind.as_str()),
+                text("message_id", message_id),
+                text("raw", if raw { "true" } else { "false" }),
+            ],
+            ..MessageContent::default()
+        },
+        delay_seconds: None,
+        size_bytes,
+    }
+}
+
+fn attribute<'a>(content: &'a MessageContent, name: &str) -> Option<&'a str> {
+    content.attributes.iter().find(|attribute| attribute.name == name).and_then(|attribute| match &attribute.value {
+        AttributeValue::Text(text) => Some(text.as_str()),
+        AttributeValue::Binary(_) => None,
+    })
+}
+
+/// Sends what the outbox holds; runs until `shutdown` turns true.
+pub struct Deliverer {
+    engine: Arc<Engine>,
+    outbox: Arc<Queue>,
+    region: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Deliverer {
+    pub fn new(engine: Arc<Engine>, outbox: Arc<Queue>, region: String) -> Arc<Self> {
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Arc::new(Deliverer { engine, outbox, region, client })
+    }
+
+    pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(DELIVERIES_IN_FLIGHT_MAX));
+        loop {
+            let request = ReceiveRequest {
+                max_messages: 10,
+                visibility_timeout_seconds: Some(ATTEMPT_LEASE_SECONDS),
+                wait_ms: 20_000,
+                leased_messages_max: None,
+                attempt_id: None,
+            };
+            let received = tokio::select! {
+                received = self.engine.receive(&self.outbox, request) => received,
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            };
+            let deliveries = match received {
+                Ok(deliveries) => deliveries,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the SNS delivery outbox; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            for delivery in deliveries {
+                let Ok(slot) = slots.clone().acquire_owned().await else { return };
+                let deliverer = self.clone();
+                tokio::spawn(async move {
+                    deliverer.deliver(delivery).await;
+                    drop(slot);
+                });
+            }
+        }
+    }
+
+    async fn deliver(&self, delivery: Delivery) {
+        let content = &delivery.content;
+        let target = (|| {
+            let topic = self.engine.topic(attribute(content, "account")?, attribute(content, "topic")?)?;
+            let subscription = topic.subscription(attribute(content, "subscription")?)?;
+            Some((topic, subscription))
+        })();
+        // A delivery whose subscription is gone has nowhere to go.
+        let Some((topic, subscription)) = target else { return self.finish(&delivery).await };
+        let delivered = match &subscription.endpoint {
+            Endpoint::External { protocol, address } if protocol == "http" || protocol == "https" => {
+                self.post(&topic, &subscription, address, content).await
+            }
+            _ => return self.finish(&delivery).await,
+        };
+        if delivered {
+            return self.finish(&delivery).await;
+        }
+        let policy = RetryPolicy::effective(
+            subscription.attributes.get("DeliveryPolicy").map(String::as_str),
+            topic.settings().opaque.get("DeliveryPolicy").map(String::as_str),
+        );
+        match policy.delay_before(delivery.meta.receive_count) {
+            Some(delay_seconds) => {
+                if let Err(error) = self.engine.change_visibility(&self.outbox, delivery.lease(), delay_seconds) {
+                    tracing::warn!(%error, "cannot schedule an SNS delivery retry");
+                }
+            }
+            None => {
+                self.dead_letter(&subscription, content).await;
+                self.finish(&delivery).await;
+            }
+        }
+    }
+
+    /// POSTs the message; true on a 2xx answer.
+    async fn post(&self, topic: &Topic, subscription: &Subscription, address: &str, content: &MessageContent) -> bool {
+        let kind = attribute(content, "type").unwrap_or("Notification");
+        let topic_arn = arns::topic(&self.region, &topic.account, &topic.name);
+        let mut request = hyper::Request::post(address)
+            .header("content-type", "text/plain; charset=UTF-8")
+            .header("user-agent", "Amazon Simple Notification Service Agent")
+            .header("x-amz-sns-message-type", kind)
+            .header("x-amz-sns-message-id", attribute(content, "message_id").unwrap_or(""))
+            .header("x-amz-sns-topic-arn", &topic_arn);
+        if kind == Kind::Notification.as_str() {
+            request = request.header("x-amz-sns-subscription-arn", arns::subscription(&topic_arn, &subscription.key));
+        }
+        if attribute(content, "raw") == Some("true") {
+            request = request.header("x-amz-sns-rawdelivery", "true");
+        }
+        let Ok(request) = request.body(Full::new(content.body.clone())) else {
+            tracing::warn!(address, "an SNS subscription endpoint is not a valid URL");
+            return false;
+        };
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, self.client.request(request)).await {
+            Ok(Ok(response)) => response.status().is_success(),
+            Ok(Err(error)) => {
+                tracing::debug!(address, %error, "SNS delivery failed");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Moves a message out of retries to the subscription's dead-letter queue, if it has one.
+    async fn dead_letter(&self, subscription: &Subscription, content: &MessageContent) {
+        let target = subscription
+            .attributes
+            .get("RedrivePolicy")
+            .and_then(|policy| serde_json::from_str::<serde_json::Value>(policy).ok())
+            .and_then(|policy| policy.get("deadLetterTargetArn").and_then(|arn| arn.as_str().map(str::to_string)));
+        let Some(target) = target else { return };
+        let Some(parsed) = wharf_aws::arn::parse(&target) else { return };
+        let Some(queue) = self.engine.queue(parsed.account, parsed.resource) else { return };
+        let message = NewMessage {
+            content: MessageContent { body: content.body.clone(), ..MessageContent::default() },
+            delay_seconds: None,
+            size_bytes: u32::try_from(content.body.len()).unwrap_or(u32::MAX),
+        };
+        if let Err(error) = self.engine.send(&queue, vec![message]).await {
+            tracing::warn!(%error, "cannot move an undeliverable SNS message to its dead-letter queue");
+        }
+    }
+
+    async fn finish(&self, delivery: &Delivery) {
+        if let Err(error) = self.engine.delete_messages(&self.outbox, &[delivery.lease()]).await {
+            tracing::warn!(%error, "cannot remove a finished SNS delivery from the outbox");
+        }
+    }
+}
