@@ -15,6 +15,7 @@ use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use std::sync::Arc;
 use std::time::Duration;
 use wharf_domain::topic::{Endpoint, Subscription, Topic};
@@ -22,6 +23,9 @@ use wharf_domain::{
     AttributeValue, Delivery, DomainError, Engine, MessageAttribute, MessageContent, NewMessage, Queue, QueueSettings,
     ReceiveRequest,
 };
+
+/// The protocols the deliverer sends to.
+pub const DELIVERED_PROTOCOLS: &[&str] = &["http", "https", "lambda"];
 
 /// The internal account that owns the outbox; not an AWS account id, so no request names it.
 pub const OUTBOX_ACCOUNT: &str = "wharf-internal";
@@ -117,13 +121,15 @@ pub struct Deliverer {
     engine: Arc<Engine>,
     outbox: Arc<Queue>,
     region: String,
+    /// The Lambda Invoke API `lambda` subscriptions are delivered through, if configured.
+    lambda_endpoint: Option<String>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
 impl Deliverer {
-    pub fn new(engine: Arc<Engine>, outbox: Arc<Queue>, region: String) -> Arc<Self> {
+    pub fn new(engine: Arc<Engine>, outbox: Arc<Queue>, region: String, lambda_endpoint: Option<String>) -> Arc<Self> {
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Arc::new(Deliverer { engine, outbox, region, client })
+        Arc::new(Deliverer { engine, outbox, region, lambda_endpoint, client })
     }
 
     pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
@@ -168,19 +174,22 @@ impl Deliverer {
         })();
         // A delivery whose subscription is gone has nowhere to go.
         let Some((topic, subscription)) = target else { return self.finish(&delivery).await };
-        let delivered = match &subscription.endpoint {
+        let (delivered, policy) = match &subscription.endpoint {
             Endpoint::External { protocol, address } if protocol == "http" || protocol == "https" => {
-                self.post(&topic, &subscription, address, content).await
+                let policy = RetryPolicy::effective(
+                    subscription.attributes.get("DeliveryPolicy").map(String::as_str),
+                    topic.settings().opaque.get("DeliveryPolicy").map(String::as_str),
+                );
+                (self.post(&topic, &subscription, address, content).await, policy)
+            }
+            Endpoint::External { protocol, address } if protocol == "lambda" => {
+                (self.invoke(address, content).await, RetryPolicy::aws_managed())
             }
             _ => return self.finish(&delivery).await,
         };
         if delivered {
             return self.finish(&delivery).await;
         }
-        let policy = RetryPolicy::effective(
-            subscription.attributes.get("DeliveryPolicy").map(String::as_str),
-            topic.settings().opaque.get("DeliveryPolicy").map(String::as_str),
-        );
         match policy.delay_before(delivery.meta.receive_count) {
             Some(delay_seconds) => {
                 if let Err(error) = self.engine.change_visibility(&self.outbox, delivery.lease(), delay_seconds) {
@@ -221,6 +230,24 @@ impl Deliverer {
                 false
             }
             Err(_) => false,
+        }
+    }
+
+    /// Invokes a Lambda function asynchronously with the SNS event; true once it is accepted.
+    async fn invoke(&self, function_arn: &str, content: &MessageContent) -> bool {
+        let Some(endpoint) = &self.lambda_endpoint else {
+            tracing::warn!(function_arn, "no sns.lambda_endpoint is configured; the delivery waits");
+            return false;
+        };
+        let function = utf8_percent_encode(function_arn, NON_ALPHANUMERIC);
+        let request = hyper::Request::post(format!("{endpoint}/2015-03-31/functions/{function}/invocations"))
+            .header("content-type", "application/json")
+            .header("x-amz-invocation-type", "Event")
+            .body(Full::new(content.body.clone()));
+        let Ok(request) = request else { return false };
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, self.client.request(request)).await {
+            Ok(Ok(response)) => response.status().is_success(),
+            _ => false,
         }
     }
 

@@ -39,6 +39,20 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// AWS's fixed policy for endpoints it manages (Lambda, SQS): 3 immediate retries, 2 at one
+    /// second, 10 backing off exponentially to 20 seconds, then 100,000 at 20 seconds.
+    pub fn aws_managed() -> RetryPolicy {
+        RetryPolicy {
+            num_retries: 100_015,
+            num_no_delay_retries: 3,
+            num_min_delay_retries: 2,
+            num_max_delay_retries: 100_000,
+            min_delay_seconds: 1,
+            max_delay_seconds: 20,
+            backoff: Backoff::Exponential,
+        }
+    }
+
     /// The policy in effect: the subscription's own, else the topic's default, else AWS's.
     pub fn effective(subscription_policy: Option<&str>, topic_policy: Option<&str>) -> RetryPolicy {
         let parse = |text: &str| serde_json::from_str::<Value>(text).ok();
@@ -146,6 +160,15 @@ mod tests {
         assert_eq!(backoff.last(), Some(&30));
         assert_eq!(delays[7], Some(30));
         assert_eq!(delays[8], None);
+    }
+
+    #[test]
+    fn aws_managed_endpoints_are_retried_for_long() {
+        let policy = RetryPolicy::aws_managed();
+        assert_eq!(policy.delay_before(1), Some(0));
+        assert_eq!(policy.delay_before(4), Some(1));
+        assert_eq!(policy.delay_before(100_015), Some(20));
+        assert_eq!(policy.delay_before(100_016), None);
     }
 
     #[test]

@@ -72,17 +72,52 @@ pub fn render(
     out.insert("SigningCertURL".into(), json!(links.signing_cert_url));
     out.insert("UnsubscribeURL".into(), json!(links.unsubscribe_url));
     if !notification.attributes.is_empty() {
-        let mut attributes = Map::new();
-        for attribute in notification.attributes {
-            let value = match &attribute.value {
-                AttributeValue::Text(text) => text.clone(),
-                AttributeValue::Binary(bytes) => base64::engine::general_purpose::STANDARD.encode(bytes),
-            };
-            attributes.insert(attribute.name.clone(), json!({"Type": attribute.data_type, "Value": value}));
-        }
-        out.insert("MessageAttributes".into(), Value::Object(attributes));
+        out.insert("MessageAttributes".into(), attributes_json(notification.attributes));
     }
     Value::Object(out).to_string()
+}
+
+/// Renders the event a Lambda function subscribed to the topic is invoked with: one record
+/// holding the signed notification (whose URL members are spelled `SigningCertUrl` and
+/// `UnsubscribeUrl` there, as AWS does).
+pub fn render_lambda_event(
+    notification: &Notification<'_>,
+    version: SignatureVersion,
+    signature: &str,
+    links: &Links<'_>,
+    subscription_arn: &str,
+) -> String {
+    let mut sns = Map::new();
+    sns.insert("Type".into(), json!("Notification"));
+    sns.insert("MessageId".into(), json!(notification.message_id));
+    sns.insert("TopicArn".into(), json!(notification.topic_arn));
+    sns.insert("Subject".into(), notification.subject.map_or(Value::Null, |subject| json!(subject)));
+    sns.insert("Message".into(), json!(notification.message));
+    sns.insert("Timestamp".into(), json!(notification.timestamp));
+    sns.insert("SignatureVersion".into(), json!(version.as_str()));
+    sns.insert("Signature".into(), json!(signature));
+    sns.insert("SigningCertUrl".into(), json!(links.signing_cert_url));
+    sns.insert("UnsubscribeUrl".into(), json!(links.unsubscribe_url));
+    sns.insert("MessageAttributes".into(), attributes_json(notification.attributes));
+    json!({"Records": [{
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": subscription_arn,
+        "Sns": Value::Object(sns),
+    }]})
+    .to_string()
+}
+
+fn attributes_json(attributes: &[Attribute]) -> Value {
+    let mut out = Map::new();
+    for attribute in attributes {
+        let value = match &attribute.value {
+            AttributeValue::Text(text) => text.clone(),
+            AttributeValue::Binary(bytes) => base64::engine::general_purpose::STANDARD.encode(bytes),
+        };
+        out.insert(attribute.name.clone(), json!({"Type": attribute.data_type, "Value": value}));
+    }
+    Value::Object(out)
 }
 
 /// A subscription confirmation's content.

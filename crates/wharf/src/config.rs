@@ -33,6 +33,11 @@ pub struct Config {
     pub queue_recreate_delay_ms: u64,
     pub users: Vec<UserConfig>,
     pub queues: Vec<QueueConfig>,
+    /// Where SNS delivers to `lambda` subscriptions: a Lambda Invoke API (a local runtime or
+    /// emulator). Without one, Lambda deliveries wait in the outbox and are retried.
+    pub sns_lambda_endpoint: Option<String>,
+    /// A PEM RSA key to sign SNS messages with, instead of the one generated into the data dir.
+    pub sns_signing_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -81,6 +86,8 @@ pub struct FileConfig {
     pub auth: AuthSection,
     #[serde(default)]
     pub sqs: SqsSection,
+    #[serde(default)]
+    pub sns: SnsSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -96,6 +103,13 @@ pub struct SqsSection {
     #[serde(default)]
     pub queues: Vec<QueueConfig>,
     pub queue_recreate_delay_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnsSection {
+    pub lambda_endpoint: Option<String>,
+    pub signing_key_file: Option<PathBuf>,
 }
 
 /// Options given on the command line or through `WHARF_*` variables.
@@ -178,6 +192,8 @@ impl Config {
             queue_recreate_delay_ms: file.sqs.queue_recreate_delay_ms.unwrap_or(0),
             users,
             queues: file.sqs.queues,
+            sns_lambda_endpoint: file.sns.lambda_endpoint.map(|url| url.trim_end_matches('/').to_string()),
+            sns_signing_key_file: file.sns.signing_key_file,
         })
     }
 }

@@ -82,8 +82,15 @@ impl Server {
             })
             .collect();
         let signing_dir = config.data_dir.as_ref().map(|dir| dir.join(SIGNING_KEY_DIR));
+        let configured_key = match &config.sns_signing_key_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the SNS signing key {}", path.display()))?,
+            ),
+            None => None,
+        };
         let signer = Arc::new(
-            Signer::open(signing_dir.as_deref(), None)
+            Signer::open(signing_dir.as_deref(), configured_key.as_deref())
                 .map_err(|error| anyhow::anyhow!("cannot load the SNS signing key: {error}"))?,
         );
         let outbox = wharf_sns::delivery::open_outbox(&engine).await.context("cannot open the SNS delivery outbox")?;
@@ -116,7 +123,8 @@ impl Server {
                 }
             }
         });
-        let deliverer = Deliverer::new(engine.clone(), outbox, config.region.clone());
+        let deliverer =
+            Deliverer::new(engine.clone(), outbox, config.region.clone(), config.sns_lambda_endpoint.clone());
         let delivering = tokio::spawn(deliverer.run(shutdown.subscribe()));
         let serving = tokio::spawn(edge.serve(listener, async move {
             let _ = shutdown_requested.wait_for(|stop| *stop).await;

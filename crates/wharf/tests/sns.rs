@@ -321,7 +321,7 @@ async fn fifo_topics_deliver_in_group_order_without_duplicates() {
 }
 
 #[tokio::test]
-async fn publish_batch_delivers_every_valid_entry_in_one_write() {
+async fn publish_batch_delivers_every_entry_in_one_write_or_none() {
     let server = TestServer::start().await;
     let sns = server.sns();
     let arn = topic(&server, "batch").await;
@@ -332,18 +332,27 @@ async fn publish_batch_delivers_every_valid_entry_in_one_write() {
         .topic_arn(&arn)
         .publish_batch_request_entries(entry("a", "one"))
         .publish_batch_request_entries(entry("b", "two"))
-        .publish_batch_request_entries(
-            PublishBatchRequestEntry::builder().id("c").message("x").subject("bad\nsubject").build().unwrap(),
-        )
         .send()
         .await
         .unwrap();
     assert_eq!(output.successful().len(), 2);
-    assert_eq!(output.failed().len(), 1);
-    assert_eq!(output.failed()[0].id(), "c");
+    assert!(output.failed().is_empty());
     let mut received = bodies(&server, &url).await;
     received.sort();
     assert_eq!(received, ["one", "two"]);
+    // As on AWS, one invalid entry fails the whole request, and nothing is delivered.
+    let error = sns
+        .publish_batch()
+        .topic_arn(&arn)
+        .publish_batch_request_entries(entry("c", "three"))
+        .publish_batch_request_entries(
+            PublishBatchRequestEntry::builder().id("d").message("x").subject("bad\nsubject").build().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&error), "InvalidParameter");
+    assert!(bodies(&server, &url).await.is_empty());
     let error = sns
         .publish_batch()
         .topic_arn(&arn)

@@ -1,6 +1,7 @@
 //! SNS delivery to an HTTP endpoint (a receiver on 127.0.0.1 in the test): the confirmation flow
 //! through the SubscribeURL, notifications with the `x-amz-sns-*` headers, retries on the
-//! delivery policy's schedule (an injected clock), and the subscription's dead-letter queue.
+//! delivery policy's schedule (an injected clock), and the subscription's dead-letter queue; and
+//! to a Lambda function through a configured Invoke API endpoint (the same receiver).
 
 mod common;
 
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 
 /// One request the endpoint received.
 struct Received {
+    path: String,
     headers: HashMap<String, String>,
     body: Value,
 }
@@ -43,6 +45,7 @@ impl Endpoint {
                     let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                         let (sender, answer) = (sender.clone(), answer.clone());
                         async move {
+                            let path = request.uri().path().to_string();
                             let headers = request
                                 .headers()
                                 .iter()
@@ -51,7 +54,7 @@ impl Endpoint {
                             let bytes =
                                 request.into_body().collect().await.map(|body| body.to_bytes()).unwrap_or_default();
                             let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                            let _ = sender.send(Received { headers, body });
+                            let _ = sender.send(Received { path, headers, body });
                             let status = answer.load(Ordering::SeqCst);
                             Ok::<_, hyper::Error>(
                                 hyper::Response::builder().status(status).body(Full::new(Bytes::new())).unwrap(),
@@ -181,4 +184,33 @@ async fn failed_deliveries_are_retried_on_schedule_then_dead_lettered() {
     server.advance_secs(60);
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     assert!(endpoint.nothing_pending(), "no attempt after the dead-letter move");
+}
+
+#[tokio::test]
+async fn lambda_subscriptions_invoke_the_configured_endpoint_with_the_sns_event() {
+    let mut endpoint = Endpoint::start().await;
+    let mut config = common::config(None);
+    config.sns_lambda_endpoint = Some(endpoint.url.trim_end_matches("/hook").to_string());
+    let server = TestServer::start_with(config, None).await;
+    let sns = server.sns();
+    let topic_arn = sns.create_topic().name("to-lambda").send().await.unwrap().topic_arn.unwrap();
+    let function = "arn:aws:lambda:us-east-1:000000000000:function:handler";
+    let subscription =
+        sns.subscribe().topic_arn(&topic_arn).protocol("lambda").endpoint(function).send().await.unwrap();
+    let subscription_arn = subscription.subscription_arn().unwrap().to_string();
+    assert_ne!(subscription_arn, "pending confirmation", "Lambda subscriptions need no confirmation");
+    sns.publish().topic_arn(&topic_arn).subject("S").message("for the function").send().await.unwrap();
+    let invocation = endpoint.next().await;
+    assert_eq!(
+        invocation.path,
+        "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus%2Deast%2D1%3A000000000000%3Afunction%3Ahandler/invocations"
+    );
+    assert_eq!(invocation.headers["x-amz-invocation-type"], "Event");
+    let record = &invocation.body["Records"][0];
+    assert_eq!(record["EventSource"], "aws:sns");
+    assert_eq!(record["EventSubscriptionArn"], subscription_arn.as_str());
+    assert_eq!(record["Sns"]["Message"], "for the function");
+    assert_eq!(record["Sns"]["Subject"], "S");
+    assert_eq!(record["Sns"]["TopicArn"], topic_arn.as_str());
+    assert!(record["Sns"]["SigningCertUrl"].as_str().is_some());
 }

@@ -79,6 +79,19 @@ pub(crate) fn required<'a>(value: Option<&'a str>, name: &str) -> Result<&'a str
     value.ok_or_else(|| SnsError::missing(name))
 }
 
+/// A list, or awsQuery's way of sending an empty one (`Name=` with no members).
+pub(crate) fn list_or_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    match Value::deserialize(deserializer)? {
+        Value::String(text) if text.is_empty() => Ok(Vec::new()),
+        Value::Null => Ok(Vec::new()),
+        other => serde_json::from_value(other).map_err(serde::de::Error::custom),
+    }
+}
+
 /// A boolean as JSON sends it (`true`) or as awsQuery sends it (`"true"`).
 pub(crate) fn lenient_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
     match Value::deserialize(deserializer)? {

@@ -14,9 +14,9 @@ pub struct AddInput {
     topic_arn: Option<String>,
     #[serde(rename = "Label")]
     label: Option<String>,
-    #[serde(rename = "AWSAccountId", default)]
+    #[serde(rename = "AWSAccountId", default, deserialize_with = "super::list_or_empty")]
     account_ids: Vec<String>,
-    #[serde(rename = "ActionName", default)]
+    #[serde(rename = "ActionName", default, deserialize_with = "super::list_or_empty")]
     action_names: Vec<String>,
 }
 

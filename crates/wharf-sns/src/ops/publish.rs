@@ -57,7 +57,7 @@ pub struct PublishInput {
 pub struct BatchInput {
     #[serde(rename = "TopicArn")]
     topic_arn: Option<String>,
-    #[serde(rename = "PublishBatchRequestEntries", default)]
+    #[serde(rename = "PublishBatchRequestEntries", default, deserialize_with = "super::list_or_empty")]
     entries: Vec<Entry>,
 }
 
@@ -172,14 +172,15 @@ fn fan_out(
                 Some(queue) => ("sqs", Some(queue)),
                 None => continue,
             },
-            Endpoint::External { protocol, .. } if protocol == "http" || protocol == "https" => {
+            Endpoint::External { protocol, .. } if delivery::DELIVERED_PROTOCOLS.contains(&protocol.as_str()) => {
                 (protocol.as_str(), None)
             }
-            // Email, Lambda, Firehose, SMS and mobile delivery are not available yet.
+            // Email, Firehose, SMS and mobile delivery are not available yet.
             Endpoint::External { .. } => continue,
         };
         let text = prepared.structure.for_protocol(protocol);
-        let raw = subscription.attributes.get("RawMessageDelivery").is_some_and(|raw| raw == "true");
+        let raw =
+            subscription.attributes.get("RawMessageDelivery").is_some_and(|raw| raw == "true") && protocol != "lambda";
         let body = if raw {
             text.to_string()
         } else {
@@ -199,7 +200,11 @@ fn fan_out(
             let signature = signatures
                 .entry(protocol.to_string())
                 .or_insert_with(|| envelope::sign(&notification, version, &context.service.signer));
-            envelope::render(&notification, version, signature, &links)
+            if protocol == "lambda" {
+                envelope::render_lambda_event(&notification, version, signature, &links, &subscription_arn)
+            } else {
+                envelope::render(&notification, version, signature, &links)
+            }
         };
         let Some(queue) = queue else {
             let message = delivery::outbox_message(topic, &subscription, Kind::Notification, message_id, raw, body);
@@ -255,34 +260,30 @@ pub async fn single(context: &Context<'_>, input: PublishInput) -> Result<Value,
 pub async fn batch(context: &Context<'_>, input: BatchInput) -> Result<Value, SnsError> {
     let topic = context.topic(input.topic_arn.as_deref(), "TopicArn")?;
     check_batch(&input.entries)?;
-    let timestamp = envelope::timestamp(context.engine().clock().now_ms());
-    let mut successful = Vec::new();
-    let mut failed = Vec::new();
-    let mut targets = Vec::new();
-    let mut total_bytes = 0;
+    // As on AWS, an invalid entry fails the whole request: entries are validated before
+    // anything is written, and a batch is written whole or not at all, so `Failed` stays empty.
+    let mut prepared = Vec::with_capacity(input.entries.len());
     for entry in input.entries {
         let id = entry.id.clone().unwrap_or_default();
-        match prepare(&topic, entry) {
-            Ok(prepared) => {
-                total_bytes += prepared.size_bytes;
-                let message_id = uuid::Uuid::new_v4().to_string();
-                targets.extend(fan_out(context, &topic, &prepared, &message_id, &timestamp));
-                successful.push(json!({ "Id": id, "MessageId": message_id }));
-            }
-            Err(error) => {
-                let (code, _, sender_fault) = error.kind.wire();
-                failed.push(json!({ "Id": id, "Code": code, "Message": error.message, "SenderFault": sender_fault }));
-            }
-        }
+        prepared.push((id, prepare(&topic, entry)?));
     }
+    let total_bytes: usize = prepared.iter().map(|(_, entry)| entry.size_bytes).sum();
     if total_bytes > MESSAGE_BYTES_MAX {
         return Err(SnsError::new(
             ErrorKind::BatchRequestTooLong,
             format!("The length of all the messages put together is more than the limit of {MESSAGE_BYTES_MAX} bytes."),
         ));
     }
+    let timestamp = envelope::timestamp(context.engine().clock().now_ms());
+    let mut successful = Vec::with_capacity(prepared.len());
+    let mut targets = Vec::new();
+    for (id, entry) in &prepared {
+        let message_id = uuid::Uuid::new_v4().to_string();
+        targets.extend(fan_out(context, &topic, entry, &message_id, &timestamp));
+        successful.push(json!({ "Id": id, "MessageId": message_id }));
+    }
     context.engine().send_to_many(targets).await?;
-    Ok(json!({ "Successful": successful, "Failed": failed }))
+    Ok(json!({ "Successful": successful, "Failed": [] }))
 }
 
 fn check_batch(entries: &[Entry]) -> Result<(), SnsError> {

@@ -239,8 +239,13 @@ pub struct SubscriptionInput {
     subscription_arn: Option<String>,
 }
 
+/// Unsubscribing a subscription that is already gone succeeds, as on AWS.
 pub async fn unsubscribe(context: &Context<'_>, input: SubscriptionInput) -> Result<Value, SnsError> {
-    let (topic, subscription) = resolve(context, input.subscription_arn.as_deref())?;
+    let (topic, subscription) = match resolve(context, input.subscription_arn.as_deref()) {
+        Ok(found) => found,
+        Err(error) if error.kind == crate::ErrorKind::NotFound => return Ok(json!({})),
+        Err(error) => return Err(error),
+    };
     match context.engine().unsubscribe(&topic, subscription.id).await {
         Ok(()) | Err(DomainError::SubscriptionDoesNotExist) => Ok(json!({})),
         Err(error) => Err(error.into()),

@@ -58,7 +58,7 @@ fn resource(context: &Context<'_>, arn: Option<&str>) -> Result<Arc<Topic>, SnsE
 pub struct TagResourceInput {
     #[serde(rename = "ResourceArn")]
     resource_arn: Option<String>,
-    #[serde(rename = "Tags", default)]
+    #[serde(rename = "Tags", default, deserialize_with = "super::list_or_empty")]
     tags: Vec<TagInput>,
 }
 
@@ -78,7 +78,7 @@ pub async fn tag(context: &Context<'_>, input: TagResourceInput) -> Result<Value
 pub struct UntagResourceInput {
     #[serde(rename = "ResourceArn")]
     resource_arn: Option<String>,
-    #[serde(rename = "TagKeys", default)]
+    #[serde(rename = "TagKeys", default, deserialize_with = "super::list_or_empty")]
     tag_keys: Vec<String>,
 }
 

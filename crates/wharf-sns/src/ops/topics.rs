@@ -47,7 +47,7 @@ pub struct CreateInput {
     name: Option<String>,
     #[serde(rename = "Attributes", default)]
     attributes: BTreeMap<String, String>,
-    #[serde(rename = "Tags", default)]
+    #[serde(rename = "Tags", default, deserialize_with = "super::list_or_empty")]
     tags: Vec<TagInput>,
     #[serde(rename = "DataProtectionPolicy")]
     data_protection_policy: Option<String>,

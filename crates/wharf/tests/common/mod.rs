@@ -26,6 +26,8 @@ pub fn config(data_dir: Option<PathBuf>) -> Config {
         queue_recreate_delay_ms: 0,
         users: Vec::<UserConfig>::new(),
         queues: Vec::new(),
+        sns_lambda_endpoint: None,
+        sns_signing_key_file: None,
     }
 }
 
