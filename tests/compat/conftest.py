@@ -104,14 +104,14 @@ def endpoint(wharf) -> str:
     return wharf.endpoint
 
 
-def make_client(endpoint: str):
+def make_client(endpoint: str, service: str = "sqs"):
     config = Config(
         retries={"total_max_attempts": 1},  # surface every server error as it is
         connect_timeout=5,
         read_timeout=60,  # above the 20 s long-poll maximum
     )
     return boto3.client(
-        "sqs",
+        service,
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id="test",
@@ -123,6 +123,12 @@ def make_client(endpoint: str):
 @pytest.fixture(scope="session")
 def sqs(endpoint):
     return make_client(endpoint)
+
+
+@pytest.fixture(scope="session")
+def sns(endpoint):
+    """An SNS client (awsQuery, the only protocol of botocore's SNS model) on the same endpoint."""
+    return make_client(endpoint, "sns")
 
 
 def unique_name(prefix: str = "q") -> str:
@@ -150,3 +156,33 @@ def make_queue(sqs):
 @pytest.fixture
 def queue_url(make_queue) -> str:
     return make_queue()
+
+
+@pytest.fixture
+def make_topic(sns):
+    """Creates SNS topics with unique names and deletes them after the test.
+
+    A FIFO topic is made when `fifo=True` (the name gets the `.fifo` suffix and FifoTopic=true);
+    keyword arguments are passed to CreateTopic."""
+    created: list[str] = []
+
+    def create(name: str | None = None, fifo: bool = False, **kwargs) -> str:
+        if name is None:
+            name = unique_name("t") + (".fifo" if fifo else "")
+        if fifo:
+            kwargs["Attributes"] = {"FifoTopic": "true", **kwargs.get("Attributes", {})}
+        arn = sns.create_topic(Name=name, **kwargs)["TopicArn"]
+        created.append(arn)
+        return arn
+
+    yield create
+    for arn in created:
+        try:
+            sns.delete_topic(TopicArn=arn)
+        except Exception:
+            pass
+
+
+@pytest.fixture
+def topic_arn(make_topic) -> str:
+    return make_topic()

@@ -1,18 +1,29 @@
-"""Keeps API coverage honest: every operation in botocore's SQS model is tried against the server.
+"""Keeps API coverage honest: every operation in botocore's SQS and SNS models is tried against the
+server.
 
-Each operation gets a minimal request over raw awsJson 1.0 (`X-Amz-Target: AmazonSQS.<Op>`) and
+SQS: each operation gets a minimal request over raw awsJson 1.0 (`X-Amz-Target: AmazonSQS.<Op>`) and
 over awsQuery (`Action=<Op>`). An operation counts as implemented unless the server answers that
 it does not know it (awsJson `UnknownOperationException` / query code `InvalidAction`, or a
 404/501): a domain error such as QueueDoesNotExist still proves the operation is routed and
 handled. The test prints a table of every operation and fails if any operation outside
 NOT_YET_IMPLEMENTED is missing, or if one listed there has been implemented (so the list shrinks
 as work lands).
+
+SNS: botocore's model speaks awsQuery only, so each operation is called once, through a boto3
+"sns" client with a minimal valid request. The same rule decides (`InvalidAction`, or a 404/501
+without an error code, means unknown); SNS_NOT_YET_IMPLEMENTED lists the operations expected to
+answer `InvalidAction`, and the test fails when one of them starts working or when an operation
+outside it stops working.
 """
 
 from __future__ import annotations
 
+import json
+
 import botocore.session
 import pytest
+from botocore import xform_name
+from botocore.exceptions import ClientError
 
 from conftest import unique_name
 from helpers import ACCOUNT_ID, REGION, find_local, json_request, local_name, query_request
@@ -20,6 +31,34 @@ from helpers import ACCOUNT_ID, REGION, find_local, json_request, local_name, qu
 # Operations of the model the server does not implement yet; empty now that every SQS operation
 # is served. A name added here must answer with a well-formed error until it is implemented.
 NOT_YET_IMPLEMENTED: frozenset[str] = frozenset()
+
+# SNS operations the server does not implement yet (SMS and mobile push): each must answer
+# `InvalidAction` until it is implemented, and then leave this list.
+SNS_NOT_YET_IMPLEMENTED: frozenset[str] = frozenset(
+    {
+        "CheckIfPhoneNumberIsOptedOut",
+        "CreatePlatformApplication",
+        "CreatePlatformEndpoint",
+        "CreateSMSSandboxPhoneNumber",
+        "DeleteEndpoint",
+        "DeletePlatformApplication",
+        "DeleteSMSSandboxPhoneNumber",
+        "GetEndpointAttributes",
+        "GetPlatformApplicationAttributes",
+        "GetSMSAttributes",
+        "GetSMSSandboxAccountStatus",
+        "ListEndpointsByPlatformApplication",
+        "ListOriginationNumbers",
+        "ListPhoneNumbersOptedOut",
+        "ListPlatformApplications",
+        "ListSMSSandboxPhoneNumbers",
+        "OptInPhoneNumber",
+        "SetEndpointAttributes",
+        "SetPlatformApplicationAttributes",
+        "SetSMSAttributes",
+        "VerifySMSSandboxPhoneNumber",
+    }
+)
 
 
 def placeholder(shape):
@@ -158,3 +197,116 @@ def test_every_model_operation_is_implemented(endpoint, sqs, capsys):
     assert missing == [], f"operations not implemented: {missing}"
     now_implemented = sorted(row[0] for row in rows if row[1] and row[3] and row[0] in NOT_YET_IMPLEMENTED)
     assert now_implemented == [], f"implemented now, remove from NOT_YET_IMPLEMENTED: {now_implemented}"
+
+
+# --- SNS ----------------------------------------------------------------------------------------
+
+DATA_PROTECTION_POLICY = json.dumps(
+    {
+        "Name": "coverage",
+        "Description": "deny inbound email addresses",
+        "Version": "2021-06-01",
+        "Statement": [
+            {
+                "Sid": "deny-email",
+                "DataDirection": "Inbound",
+                "Principal": ["*"],
+                "DataIdentifier": ["arn:aws:dataprotection::aws:data-identifier/EmailAddress"],
+                "Operation": {"Deny": {}},
+            }
+        ],
+    }
+)
+
+
+def sns_minimal_requests(topic_arn: str, queue_arn: str, subscription_arn: str) -> dict[str, dict]:
+    return {
+        "AddPermission": {"TopicArn": topic_arn, "Label": "coverage", "AWSAccountId": [ACCOUNT_ID], "ActionName": ["Publish"]},
+        "RemovePermission": {"TopicArn": topic_arn, "Label": "coverage"},
+        "ConfirmSubscription": {"TopicArn": topic_arn, "Token": "placeholder"},  # InvalidParameter proves routing
+        "CreateTopic": {"Name": topic_arn.rsplit(":", 1)[1]},
+        "GetDataProtectionPolicy": {"ResourceArn": topic_arn},
+        "PutDataProtectionPolicy": {"ResourceArn": topic_arn, "DataProtectionPolicy": DATA_PROTECTION_POLICY},
+        "GetSubscriptionAttributes": {"SubscriptionArn": subscription_arn},
+        "SetSubscriptionAttributes": {"SubscriptionArn": subscription_arn, "AttributeName": "RawMessageDelivery", "AttributeValue": "true"},
+        "GetTopicAttributes": {"TopicArn": topic_arn},
+        "SetTopicAttributes": {"TopicArn": topic_arn, "AttributeName": "DisplayName", "AttributeValue": "coverage"},
+        "ListSubscriptions": {},
+        "ListSubscriptionsByTopic": {"TopicArn": topic_arn},
+        "ListTagsForResource": {"ResourceArn": topic_arn},
+        "ListTopics": {},
+        "Publish": {"TopicArn": topic_arn, "Message": "coverage"},
+        "PublishBatch": {"TopicArn": topic_arn, "PublishBatchRequestEntries": [{"Id": "e1", "Message": "coverage"}]},
+        "Subscribe": {"TopicArn": topic_arn, "Protocol": "sqs", "Endpoint": queue_arn},
+        "TagResource": {"ResourceArn": topic_arn, "Tags": [{"Key": "coverage", "Value": "yes"}]},
+        "UntagResource": {"ResourceArn": topic_arn, "TagKeys": ["coverage"]},
+        # Unsubscribe and DeleteTopic run last (see SNS_ORDER_LAST).
+        "Unsubscribe": {"SubscriptionArn": subscription_arn},
+        "DeleteTopic": {"TopicArn": topic_arn},
+    }
+
+
+SNS_ORDER_LAST = ("Unsubscribe", "DeleteTopic")
+
+
+def sns_outcome(call, payload: dict) -> tuple[bool, str]:
+    """(implemented, what the server said) for one boto3 (awsQuery) call."""
+    try:
+        call(**payload)
+    except ClientError as error:
+        status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+        code = error.response["Error"].get("Code", "")
+        unknown = code == "InvalidAction" or (status in (404, 501) and not code)
+        return not unknown, f"{status} {code or 'no code'}"
+    return True, "200"
+
+
+def test_every_sns_model_operation_is_implemented(sns, sqs, capsys):
+    model = botocore.session.get_session().get_service_model("sns")
+    operations = list(model.operation_names)
+    assert len(operations) >= 42, operations
+    assert not SNS_NOT_YET_IMPLEMENTED - set(operations), "SNS_NOT_YET_IMPLEMENTED names unknown operations"
+
+    topic_arn = sns.create_topic(Name=unique_name("coverage"))["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=unique_name("coverage"))["QueueUrl"]
+    queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_url.rsplit('/', 1)[1]}"
+    subscription_arn = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]
+    requests = sns_minimal_requests(topic_arn, queue_arn, subscription_arn)
+
+    ordered = [name for name in operations if name not in SNS_ORDER_LAST] + [name for name in SNS_ORDER_LAST if name in operations]
+    rows = []
+    try:
+        for name in ordered:
+            payload = requests.get(name)
+            if payload is None:  # SMS, mobile push, and operations newer than this test
+                operation = model.operation_model(name)
+                payload = placeholder(operation.input_shape) if operation.input_shape else {}
+            implemented, said = sns_outcome(getattr(sns, xform_name(name)), payload)
+            rows.append((name, implemented, said))
+    finally:
+        for cleanup in (lambda: sns.delete_topic(TopicArn=topic_arn), lambda: sqs.delete_queue(QueueUrl=queue_url)):
+            try:
+                cleanup()
+            except Exception:
+                pass
+
+    rows.sort()
+    width = max(len(row[0]) for row in rows)
+    lines = [
+        f"SNS API coverage against botocore {botocore.__version__} ({len(rows)} operations, awsQuery)",
+        f"{'operation':<{width}}  {'status':<15} reply",
+    ]
+    for name, implemented, said in rows:
+        lines.append(f"{name:<{width}}  {'implemented' if implemented else 'NOT implemented':<15} {said}")
+    lines.append(f"implemented: {sum(1 for row in rows if row[1])}/{len(rows)}")
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+
+    missing = sorted(name for name, implemented, _ in rows if not implemented and name not in SNS_NOT_YET_IMPLEMENTED)
+    assert missing == [], f"SNS operations not implemented: {missing}"
+    now_implemented = sorted(name for name, implemented, _ in rows if implemented and name in SNS_NOT_YET_IMPLEMENTED)
+    assert now_implemented == [], f"implemented now, remove from SNS_NOT_YET_IMPLEMENTED: {now_implemented}"
+    badly_refused = sorted(
+        (name, said) for name, _, said in rows if name in SNS_NOT_YET_IMPLEMENTED and said != "400 InvalidAction"
+    )
+    assert badly_refused == [], f"unimplemented SNS operations must answer 400 InvalidAction: {badly_refused}"

@@ -243,6 +243,12 @@ impl Edge {
             .iter()
             .find(|service| signing_name.as_deref() == Some(service.signing_name()))
             .or_else(|| self.services.iter().find(|service| version == Some(service.query_version())))
+            // Links a service hands out (SNS's SubscribeURL) carry neither a signature nor a
+            // Version: the action alone names the service.
+            .or_else(|| {
+                let action = params.get("Action")?;
+                self.services.iter().find(|service| service.allows_unsigned(action))
+            })
             .or(default_service.as_ref())
             .cloned();
         let Some(service) = service else {

@@ -30,9 +30,6 @@ use wharf_domain::{Engine, Queue};
 /// The operations of the SNS service model this front-end implements.
 pub const OPERATIONS: &[&str] = ops::OPERATIONS;
 
-/// Links handed to endpoints name the API version so an unsigned GET of them is routed to SNS.
-pub const QUERY_VERSION: &str = "2010-03-31";
-
 /// Where Wharf serves its signing certificate, below the server's base URL.
 pub const SIGNING_CERT_PATH: &str = "/_wharf/sns/SimpleNotificationService-wharf.pem";
 
@@ -105,7 +102,7 @@ impl AwsService for SnsService {
     }
 
     fn query_version(&self) -> &'static str {
-        QUERY_VERSION
+        "2010-03-31"
     }
 
     fn handle(&self, request: AwsRequest) -> ResponseFuture<'_> {

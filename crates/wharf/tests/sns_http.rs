@@ -136,7 +136,7 @@ async fn http_endpoints_confirm_then_receive_signed_notifications() {
     assert_eq!(raw.body["raw"], true);
 
     // The UnsubscribeURL works unsigned too.
-    let path = format!("/?Action=Unsubscribe&Version=2010-03-31&SubscriptionArn={subscription_arn}");
+    let path = format!("/?Action=Unsubscribe&SubscriptionArn={subscription_arn}");
     assert_eq!(raw_request(&server.endpoint, false, "GET", &path, &[], Bytes::new()).await.status, 200);
     let error = sns.get_subscription_attributes().subscription_arn(&subscription_arn).send().await.unwrap_err();
     assert_eq!(code(&error), "NotFound");

@@ -7,7 +7,7 @@ use crate::delivery::{self, Kind};
 use crate::envelope::{self, Links, Notification};
 use crate::error_map::{ErrorKind, SnsError};
 use crate::message::{self, Attribute, AttributeValue, AttributeValueInput, Structure, MESSAGE_BYTES_MAX};
-use crate::{Context, QUERY_VERSION, SIGNING_CERT_PATH};
+use crate::{Context, SIGNING_CERT_PATH};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -194,8 +194,7 @@ fn fan_out(
                 sequence_number: None,
             };
             let subscription_arn = arns::subscription(&topic_arn, &subscription.key);
-            let unsubscribe_url =
-                format!("{base_url}/?Action=Unsubscribe&Version={QUERY_VERSION}&SubscriptionArn={subscription_arn}");
+            let unsubscribe_url = format!("{base_url}/?Action=Unsubscribe&SubscriptionArn={subscription_arn}");
             let links = Links { signing_cert_url: &signing_cert_url, unsubscribe_url: &unsubscribe_url };
             let signature = signatures
                 .entry(protocol.to_string())

@@ -7,7 +7,7 @@ use crate::arns;
 use crate::delivery::{self, Kind};
 use crate::envelope::{self, Confirmation};
 use crate::error_map::SnsError;
-use crate::{Context, QUERY_VERSION, SIGNING_CERT_PATH};
+use crate::{Context, SIGNING_CERT_PATH};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -171,8 +171,7 @@ async fn send_confirmation(context: &Context<'_>, topic: &Topic, subscription: &
     let topic_arn = context.topic_arn(topic);
     let token = subscription.confirmation_token.as_deref().unwrap_or_default();
     let base_url = &context.request.base_url;
-    let subscribe_url =
-        format!("{base_url}/?Action=ConfirmSubscription&Version={QUERY_VERSION}&TopicArn={topic_arn}&Token={token}");
+    let subscribe_url = format!("{base_url}/?Action=ConfirmSubscription&TopicArn={topic_arn}&Token={token}");
     let message_id = uuid::Uuid::new_v4().to_string();
     let timestamp = envelope::timestamp(context.engine().clock().now_ms());
     let confirmation = Confirmation {
