@@ -760,7 +760,6 @@ def test_fifo_topic_keeps_order_into_fifo_queue(sns, sqs, make_topic, subscribe_
     assert [message["Attributes"]["MessageDeduplicationId"] for message in messages] == [f"d{index}" for index in range(5)]
 
 
-@pytest.mark.xfail(strict=True, reason="not yet implemented: FIFO topics keep no SequenceNumber or deduplication window of their own")
 def test_fifo_publish_returns_sequence_numbers_that_the_envelope_carries(sns, sqs, make_topic, subscribe_queue):
     arn = make_topic(fifo=True, Attributes={"ContentBasedDeduplication": "true"})
     url, _ = subscribe_queue(arn, fifo=True)
@@ -783,7 +782,6 @@ def test_fifo_content_based_deduplication_drops_a_repeated_body(sns, sqs, make_t
     assert messages[0]["Attributes"]["MessageDeduplicationId"] == hashlib.sha256(b"same").hexdigest()
 
 
-@pytest.mark.xfail(strict=True, reason="not yet implemented: FIFO topics keep no SequenceNumber or deduplication window of their own")
 def test_fifo_duplicate_publish_returns_the_original_message(sns, make_topic):
     arn = make_topic(fifo=True, Attributes={"ContentBasedDeduplication": "true"})
     first = sns.publish(TopicArn=arn, Message="twice", MessageGroupId="g")
@@ -792,7 +790,6 @@ def test_fifo_duplicate_publish_returns_the_original_message(sns, make_topic):
     assert second.get("SequenceNumber") == first.get("SequenceNumber")
 
 
-@pytest.mark.xfail(strict=True, reason="not yet implemented: FIFO topics keep no SequenceNumber or deduplication window of their own")
 def test_fifo_publish_batch_returns_sequence_numbers(sns, sqs, make_topic, subscribe_queue):
     arn = make_topic(fifo=True)
     url, _ = subscribe_queue(arn, fifo=True, RawMessageDelivery="true")

@@ -39,6 +39,13 @@ pub struct NewMessage {
     pub size_bytes: u32,
 }
 
+/// What [`Engine::send_sequenced`] published, or found already published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sequenced {
+    pub sent: SentMessage,
+    pub duplicate: bool,
+}
+
 /// An appended message; for a duplicate on a FIFO queue, the message the original send made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SentMessage {
@@ -437,32 +444,112 @@ impl Engine {
     /// Appends messages to several queues in one atomic, durable write (a topic's fan-out).
     /// Queues that were deleted meanwhile are skipped. Returns once everything is durable.
     pub async fn send_to_many(&self, targets: Vec<(Arc<Queue>, Vec<NewMessage>)>) -> Result<(), DomainError> {
+        let (appended, commit) = self.append_to_many(targets, Vec::new(), self.clock.now_ms());
+        self.finish_append_to_many(appended, commit).await
+    }
+
+    /// Publishes in the order of a sequence log (a FIFO topic's): the log deduplicates the
+    /// publication by its group and deduplication ids and gives it a message id and sequence
+    /// number, `render` builds the deliveries carrying them, and everything is written in one
+    /// atomic batch while the log is locked, so sequence order is delivery order. A duplicate
+    /// within the window gets the original's id and number and delivers nothing.
+    pub async fn send_sequenced(
+        &self,
+        log: &Queue,
+        group_id: Option<&str>,
+        deduplication_id: Option<&str>,
+        render: impl FnOnce(SentMessage) -> Vec<(Arc<Queue>, Vec<NewMessage>)>,
+    ) -> Result<Sequenced, DomainError> {
         let now_ms = self.clock.now_ms();
+        let identity = MessageContent {
+            group_id: group_id.map(str::to_string),
+            deduplication_id: deduplication_id.map(str::to_string),
+            ..MessageContent::default()
+        };
+        let (sequenced, key, appended, commit) = {
+            let mut state = log.lock();
+            if state.deleted {
+                return Err(DomainError::QueueDoesNotExist);
+            }
+            let key = dedup_key(&state.settings, &identity);
+            if let Some(found) = key.and_then(|key| state.deduplicated(&key, now_ms)) {
+                // Submitted after the original's batch, so this resolves only once it is durable.
+                let commit = self.store.submit(Vec::new());
+                let sent = SentMessage { message_id: found.message_id, seq: found.seq };
+                (Sequenced { sent, duplicate: true }, None, Vec::new(), commit)
+            } else {
+                let sent = SentMessage { message_id: *uuid::Uuid::new_v4().as_bytes(), seq: state.reserve_seq() };
+                let mut records = Vec::new();
+                if let Some(key) = key {
+                    let found = Deduplicated {
+                        message_id: sent.message_id,
+                        seq: sent.seq,
+                        expires_ms: now_ms + DEDUP_WINDOW_MS,
+                    };
+                    records.push(Mutation::PutDedup {
+                        queue: log.id,
+                        record: DedupRecord {
+                            key,
+                            message_id: sent.message_id,
+                            seq: sent.seq,
+                            expires_ms: found.expires_ms,
+                        },
+                    });
+                    state.remember_dedup(key, found);
+                }
+                if state.extend_seq_reservation(SEQ_RESERVATION_BLOCK) {
+                    records.push(Mutation::PutQueue(record_of(log, &state)));
+                }
+                let (appended, commit) = self.append_to_many(render(sent), records, now_ms);
+                (Sequenced { sent, duplicate: false }, key, appended, commit)
+            }
+        };
+        if let Err(error) = self.finish_append_to_many(appended, commit).await {
+            if let Some(key) = key {
+                log.lock().forget_dedup(&key);
+            }
+            return Err(error);
+        }
+        Ok(sequenced)
+    }
+
+    /// Appends to several queues and submits the writes, with `records`, as one batch. Every
+    /// target's lock is held until the batch is submitted, so each queue's writes reach the store
+    /// in index order; taking them in ascending id order rules out a deadlock between two
+    /// fan-outs.
+    fn append_to_many(
+        &self,
+        targets: Vec<(Arc<Queue>, Vec<NewMessage>)>,
+        records: Vec<Mutation>,
+        now_ms: u64,
+    ) -> (Vec<(Arc<Queue>, Appended)>, wharf_store::Commit) {
         let mut merged: BTreeMap<u64, (Arc<Queue>, Vec<NewMessage>)> = BTreeMap::new();
         for (queue, messages) in targets {
             merged.entry(queue.id).or_insert_with(|| (queue.clone(), Vec::new())).1.extend(messages);
         }
         let (queues, message_lists): (Vec<Arc<Queue>>, Vec<Vec<NewMessage>>) = merged.into_values().unzip();
-        let (appended, commit) = {
-            // Every target's lock is held until the batch is submitted, so each queue's writes
-            // reach the store in index order; taking them in ascending id order rules out a
-            // deadlock between two fan-outs.
-            let mut guards = Vec::with_capacity(queues.len());
-            let mut batch = Vec::new();
-            let mut appended = Vec::new();
-            for (queue, messages) in queues.iter().zip(message_lists) {
-                let mut state = queue.lock();
-                if !state.deleted {
-                    let mut done = append_locked(queue, &mut state, messages, now_ms);
-                    batch.append(&mut done.batch);
-                    appended.push((queue.clone(), done));
-                }
-                guards.push(state);
+        let mut guards = Vec::with_capacity(queues.len());
+        let mut batch = records;
+        let mut appended = Vec::new();
+        for (queue, messages) in queues.iter().zip(message_lists) {
+            let mut state = queue.lock();
+            if !state.deleted {
+                let mut done = append_locked(queue, &mut state, messages, now_ms);
+                batch.append(&mut done.batch);
+                appended.push((queue.clone(), done));
             }
-            let commit = self.store.submit(batch);
-            drop(guards);
-            (appended, commit)
-        };
+            guards.push(state);
+        }
+        let commit = self.store.submit(batch);
+        drop(guards);
+        (appended, commit)
+    }
+
+    async fn finish_append_to_many(
+        &self,
+        appended: Vec<(Arc<Queue>, Appended)>,
+        commit: wharf_store::Commit,
+    ) -> Result<(), DomainError> {
         if let Err(error) = commit.await {
             for (queue, done) in &appended {
                 done.forget(queue);

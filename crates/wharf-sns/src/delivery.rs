@@ -73,6 +73,39 @@ pub async fn open_outbox(engine: &Engine) -> Result<Arc<Queue>, DomainError> {
     }
 }
 
+/// The name of a FIFO topic's sequence log: an internal FIFO queue that holds no messages, only
+/// the topic's deduplication records and sequence numbers (see `Engine::send_sequenced`).
+fn sequence_log_name(topic: &Topic) -> String {
+    format!("topic-{}-sequence.fifo", topic.id)
+}
+
+/// Opens (creating on first use) a FIFO topic's sequence log.
+pub async fn open_sequence_log(engine: &Engine, topic: &Topic) -> Result<Arc<Queue>, DomainError> {
+    let name = sequence_log_name(topic);
+    if let Some(queue) = engine.queue(OUTBOX_ACCOUNT, &name) {
+        return Ok(queue);
+    }
+    let settings = QueueSettings { fifo: true, retention_seconds: 60, ..QueueSettings::default() };
+    match engine.create_queue(OUTBOX_ACCOUNT, &name, settings, Default::default()).await {
+        Ok(queue) => Ok(queue),
+        Err(DomainError::QueueAlreadyExists) => {
+            engine.queue(OUTBOX_ACCOUNT, &name).ok_or(DomainError::QueueDoesNotExist)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Removes a deleted FIFO topic's sequence log.
+pub async fn close_sequence_log(engine: &Engine, topic: &Topic) -> Result<(), DomainError> {
+    match engine.queue(OUTBOX_ACCOUNT, &sequence_log_name(topic)) {
+        Some(queue) => match engine.delete_queue(&queue).await {
+            Ok(()) | Err(DomainError::QueueDoesNotExist) => Ok(()),
+            Err(error) => Err(error),
+        },
+        None => Ok(()),
+    }
+}
+
 fn text(name: &str, value: &str) -> MessageAttribute {
     MessageAttribute {
         name: name.to_string(),

@@ -303,9 +303,13 @@ async fn fifo_topics_deliver_in_group_order_without_duplicates() {
         .unwrap();
     let error = sns.publish().topic_arn(&arn).message("no group").send().await.unwrap_err();
     assert_eq!(code(&error), "InvalidParameter");
+    let mut results = Vec::new();
     for body in ["first", "second", "first"] {
-        sns.publish().topic_arn(&arn).message(body).message_group_id("g").send().await.unwrap();
+        let output = sns.publish().topic_arn(&arn).message(body).message_group_id("g").send().await.unwrap();
+        results.push((output.message_id.unwrap(), output.sequence_number.expect("FIFO publications have one")));
     }
+    assert!(results[0].1 < results[1].1, "sequence numbers increase: {results:?}");
+    assert_eq!(results[2], results[0], "a duplicate is answered with the original");
     assert_eq!(bodies(&server, &url).await, ["first", "second"], "in order, the repeat deduplicated");
 
     let standard = topic(&server, "plain").await;

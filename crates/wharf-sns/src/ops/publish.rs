@@ -7,6 +7,7 @@ use crate::delivery::{self, Kind};
 use crate::envelope::{self, Links, Notification};
 use crate::error_map::{ErrorKind, SnsError};
 use crate::message::{self, Attribute, AttributeValue, AttributeValueInput, Structure, MESSAGE_BYTES_MAX};
+use crate::signing::SignatureVersion;
 use crate::{Context, SIGNING_CERT_PATH};
 use bytes::Bytes;
 use serde::Deserialize;
@@ -15,7 +16,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use wharf_domain::filter_policy::AttributeView;
-use wharf_domain::topic::{Endpoint, Topic};
+use wharf_domain::topic::{Endpoint, Subscription, Topic};
 use wharf_domain::{MessageAttribute, MessageContent, NewMessage, Queue};
 
 /// The sender id SQS reports for messages SNS delivered.
@@ -135,17 +136,20 @@ fn check_client_id(parameter: &str, value: &str) -> Result<(), SnsError> {
     Ok(())
 }
 
-/// The queue messages one publication makes, one per subscribed queue that accepts it.
-fn fan_out(
-    context: &Context<'_>,
-    topic: &Topic,
-    prepared: &Prepared,
-    message_id: &str,
-    timestamp: &str,
-) -> Vec<(Arc<Queue>, Vec<NewMessage>)> {
-    let settings = topic.settings();
-    let topic_arn = context.topic_arn(topic);
-    let version = envelope::signature_version(&settings);
+/// One subscription a publication reaches and the queue its delivery is written into (the
+/// outbox for endpoints outside Wharf).
+struct Reach {
+    subscription: Arc<Subscription>,
+    queue: Arc<Queue>,
+    protocol: String,
+    raw: bool,
+    external: bool,
+    fifo_queue: bool,
+}
+
+/// The subscriptions whose filter policies accept the publication, with their queues. All
+/// registry lookups happen here, before any delivery is built.
+fn reach(context: &Context<'_>, topic: &Topic, prepared: &Prepared) -> Vec<Reach> {
     let views: Vec<AttributeView<'_>> = prepared
         .attributes
         .iter()
@@ -156,75 +160,155 @@ fn fan_out(
             AttributeValue::Binary(_) => None,
         })
         .collect();
-    let base_url = &context.request.base_url;
-    let signing_cert_url = format!("{base_url}{SIGNING_CERT_PATH}");
-    // Signatures cover the message text, which may differ per protocol (MessageStructure=json);
-    // each text is signed once however many subscriptions receive it.
-    let mut signatures: HashMap<String, String> = HashMap::new();
-    let mut targets = Vec::new();
+    let mut reached = Vec::new();
     for subscription in topic.subscriptions() {
         if !subscription.confirmed || !subscription.accepts(&views, prepared.structure.default_text()) {
             continue;
         }
-        let (protocol, queue) = match &subscription.endpoint {
+        let (protocol, queue, external) = match &subscription.endpoint {
             // A subscribed queue that no longer exists receives nothing.
             Endpoint::Queue(name) => match context.engine().queue(&name.account, &name.name) {
-                Some(queue) => ("sqs", Some(queue)),
+                Some(queue) => ("sqs".to_string(), queue, false),
                 None => continue,
             },
             Endpoint::External { protocol, .. } if delivery::DELIVERED_PROTOCOLS.contains(&protocol.as_str()) => {
-                (protocol.as_str(), None)
+                (protocol.clone(), context.service.outbox.clone(), true)
             }
             // Email, Firehose, SMS and mobile delivery are not available yet.
             Endpoint::External { .. } => continue,
         };
-        let text = prepared.structure.for_protocol(protocol);
         let raw =
             subscription.attributes.get("RawMessageDelivery").is_some_and(|raw| raw == "true") && protocol != "lambda";
-        let body = if raw {
+        let fifo_queue = !external && queue.read_settings(|settings| settings.fifo);
+        reached.push(Reach { subscription, queue, protocol, raw, external, fifo_queue });
+    }
+    reached
+}
+
+/// What every delivery of one publication shares.
+struct Publication<'a> {
+    topic: &'a Topic,
+    topic_arn: String,
+    version: SignatureVersion,
+    message_id: &'a str,
+    sequence_number: Option<&'a str>,
+    timestamp: &'a str,
+}
+
+/// The queue messages that deliver one publication to the subscriptions it reaches.
+fn render(
+    context: &Context<'_>,
+    publication: &Publication<'_>,
+    prepared: &Prepared,
+    reached: &[Reach],
+) -> Vec<(Arc<Queue>, Vec<NewMessage>)> {
+    let base_url = &context.request.base_url;
+    let signing_cert_url = format!("{base_url}{SIGNING_CERT_PATH}");
+    let topic_arn = publication.topic_arn.as_str();
+    // Signatures cover the message text, which may differ per protocol (MessageStructure=json);
+    // each text is signed once however many subscriptions receive it.
+    let mut signatures: HashMap<&str, String> = HashMap::new();
+    let mut targets = Vec::with_capacity(reached.len());
+    for target in reached {
+        let protocol = target.protocol.as_str();
+        let text = prepared.structure.for_protocol(protocol);
+        let body = if target.raw {
             text.to_string()
         } else {
             let notification = Notification {
-                message_id,
-                topic_arn: &topic_arn,
+                message_id: publication.message_id,
+                topic_arn,
                 subject: prepared.subject.as_deref(),
                 message: text,
-                timestamp,
+                timestamp: publication.timestamp,
                 attributes: &prepared.attributes,
-                sequence_number: None,
+                sequence_number: publication.sequence_number,
             };
-            let subscription_arn = arns::subscription(&topic_arn, &subscription.key);
+            let subscription_arn = arns::subscription(topic_arn, &target.subscription.key);
             let unsubscribe_url = format!("{base_url}/?Action=Unsubscribe&SubscriptionArn={subscription_arn}");
             let links = Links { signing_cert_url: &signing_cert_url, unsubscribe_url: &unsubscribe_url };
             let signature = signatures
-                .entry(protocol.to_string())
-                .or_insert_with(|| envelope::sign(&notification, version, &context.service.signer));
+                .entry(protocol)
+                .or_insert_with(|| envelope::sign(&notification, publication.version, &context.service.signer));
             if protocol == "lambda" {
-                envelope::render_lambda_event(&notification, version, signature, &links, &subscription_arn)
+                envelope::render_lambda_event(&notification, publication.version, signature, &links, &subscription_arn)
             } else {
-                envelope::render(&notification, version, signature, &links)
+                envelope::render(&notification, publication.version, signature, &links)
             }
         };
-        let Some(queue) = queue else {
-            let message = delivery::outbox_message(topic, &subscription, Kind::Notification, message_id, raw, body);
-            targets.push((context.service.outbox.clone(), vec![message]));
-            continue;
+        let message = if target.external {
+            delivery::outbox_message(
+                publication.topic,
+                &target.subscription,
+                Kind::Notification,
+                publication.message_id,
+                target.raw,
+                body,
+            )
+        } else {
+            let size_bytes = u32::try_from(body.len()).unwrap_or(u32::MAX);
+            let content = MessageContent {
+                body: Bytes::from(body),
+                attributes: if target.raw {
+                    prepared.attributes.iter().map(queue_attribute).collect()
+                } else {
+                    Vec::new()
+                },
+                sender_id: SNS_SENDER_ID.to_string(),
+                group_id: prepared.group_id.clone(),
+                deduplication_id: prepared.deduplication_id.clone().filter(|_| target.fifo_queue),
+                ..MessageContent::default()
+            };
+            NewMessage { content, delay_seconds: None, size_bytes }
         };
-        let fifo_queue = queue.read_settings(|settings| settings.fifo);
-        let size_bytes = body.len();
-        let content = MessageContent {
-            body: Bytes::from(body),
-            attributes: if raw { prepared.attributes.iter().map(queue_attribute).collect() } else { Vec::new() },
-            sender_id: SNS_SENDER_ID.to_string(),
-            group_id: prepared.group_id.clone(),
-            deduplication_id: prepared.deduplication_id.clone().filter(|_| fifo_queue),
-            ..MessageContent::default()
-        };
-        let message =
-            NewMessage { content, delay_seconds: None, size_bytes: u32::try_from(size_bytes).unwrap_or(u32::MAX) };
-        targets.push((queue, vec![message]));
+        targets.push((target.queue.clone(), vec![message]));
     }
     targets
+}
+
+/// Publishes one validated message; returns its MessageId and, on FIFO topics, its
+/// SequenceNumber. A FIFO publication goes through the topic's sequence log, which deduplicates
+/// it and orders it; a standard one is written straight into its subscriptions' queues.
+async fn publish(
+    context: &Context<'_>,
+    topic: &Topic,
+    prepared: &Prepared,
+    timestamp: &str,
+) -> Result<(String, Option<String>), SnsError> {
+    let settings = topic.settings();
+    let topic_arn = context.topic_arn(topic);
+    let version = envelope::signature_version(&settings);
+    let reached = reach(context, topic, prepared);
+    if !settings.fifo {
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let publication =
+            Publication { topic, topic_arn, version, message_id: &message_id, sequence_number: None, timestamp };
+        context.engine().send_to_many(render(context, &publication, prepared, &reached)).await?;
+        return Ok((message_id, None));
+    }
+    let log = delivery::open_sequence_log(context.engine(), topic).await?;
+    let sequenced = context
+        .engine()
+        .send_sequenced(&log, prepared.group_id.as_deref(), prepared.deduplication_id.as_deref(), |sent| {
+            let message_id = uuid::Uuid::from_bytes(sent.message_id).to_string();
+            let sequence_number = sequence_number(sent.seq);
+            let publication = Publication {
+                topic,
+                topic_arn,
+                version,
+                message_id: &message_id,
+                sequence_number: Some(&sequence_number),
+                timestamp,
+            };
+            render(context, &publication, prepared, &reached)
+        })
+        .await?;
+    Ok((uuid::Uuid::from_bytes(sequenced.sent.message_id).to_string(), Some(sequence_number(sequenced.sent.seq))))
+}
+
+/// A FIFO topic's SequenceNumber: its position in the topic's sequence log, 20 digits.
+fn sequence_number(seq: u64) -> String {
+    format!("{seq:020}")
 }
 
 /// An SNS message attribute as the SQS message attribute raw delivery turns it into.
@@ -249,11 +333,13 @@ pub async fn single(context: &Context<'_>, input: PublishInput) -> Result<Value,
     let parameter = if input.topic_arn.is_some() { "TopicArn" } else { "TargetArn" };
     let topic = context.topic(Some(required(arn, "TopicArn")?), parameter)?;
     let prepared = prepare(&topic, input.entry)?;
-    let message_id = uuid::Uuid::new_v4().to_string();
     let timestamp = envelope::timestamp(context.engine().clock().now_ms());
-    let targets = fan_out(context, &topic, &prepared, &message_id, &timestamp);
-    context.engine().send_to_many(targets).await?;
-    Ok(json!({ "MessageId": message_id }))
+    let (message_id, sequence_number) = publish(context, &topic, &prepared, &timestamp).await?;
+    let mut output = json!({ "MessageId": message_id });
+    if let Some(sequence_number) = sequence_number {
+        output["SequenceNumber"] = json!(sequence_number);
+    }
+    Ok(output)
 }
 
 pub async fn batch(context: &Context<'_>, input: BatchInput) -> Result<Value, SnsError> {
@@ -275,10 +361,27 @@ pub async fn batch(context: &Context<'_>, input: BatchInput) -> Result<Value, Sn
     }
     let timestamp = envelope::timestamp(context.engine().clock().now_ms());
     let mut successful = Vec::with_capacity(prepared.len());
+    if topic.settings().fifo {
+        // FIFO entries go through the topic's sequence log one by one, in entry order.
+        for (id, entry) in &prepared {
+            let (message_id, sequence_number) = publish(context, &topic, entry, &timestamp).await?;
+            successful.push(json!({ "Id": id, "MessageId": message_id, "SequenceNumber": sequence_number }));
+        }
+        return Ok(json!({ "Successful": successful, "Failed": [] }));
+    }
+    let settings = topic.settings();
     let mut targets = Vec::new();
     for (id, entry) in &prepared {
         let message_id = uuid::Uuid::new_v4().to_string();
-        targets.extend(fan_out(context, &topic, entry, &message_id, &timestamp));
+        let publication = Publication {
+            topic: &topic,
+            topic_arn: context.topic_arn(&topic),
+            version: envelope::signature_version(&settings),
+            message_id: &message_id,
+            sequence_number: None,
+            timestamp: &timestamp,
+        };
+        targets.extend(render(context, &publication, entry, &reach(context, &topic, entry)));
         successful.push(json!({ "Id": id, "MessageId": message_id }));
     }
     context.engine().send_to_many(targets).await?;

@@ -159,9 +159,13 @@ pub async fn delete(context: &Context<'_>, input: TopicInput) -> Result<Value, S
         Err(error) => return Err(error),
     };
     match context.engine().delete_topic(&topic).await {
-        Ok(()) | Err(DomainError::TopicDoesNotExist) => Ok(json!({})),
-        Err(error) => Err(error.into()),
+        Ok(()) | Err(DomainError::TopicDoesNotExist) => {}
+        Err(error) => return Err(error.into()),
     }
+    if topic.settings().fifo {
+        crate::delivery::close_sequence_log(context.engine(), &topic).await?;
+    }
+    Ok(json!({}))
 }
 
 #[derive(Deserialize)]
