@@ -370,7 +370,7 @@ pub struct SendMessageBatchResultEntry {
     pub md5_of_message_body: Option<String>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct BatchResultErrorEntry {
     pub id: Option<String>,
@@ -621,6 +621,24 @@ mod tests {
             serde_json::to_string(&receive).expect("serializes"),
             r#"{"QueueUrl":"u","MaxNumberOfMessages":10,"WaitTimeSeconds":1}"#
         );
+    }
+
+    #[test]
+    fn get_queue_attributes_asks_by_name_and_reads_the_map() {
+        let request = GetQueueAttributesRequest { queue_url: "u", attribute_names: &["QueueArn"] };
+        assert_eq!(
+            serde_json::to_string(&request).expect("serializes"),
+            r#"{"QueueUrl":"u","AttributeNames":["QueueArn"]}"#
+        );
+        let reply: GetQueueAttributesReply =
+            serde_json::from_str(r#"{"Attributes":{"QueueArn":"arn:aws:sqs:us-east-1:000000000000:q"}}"#)
+                .expect("parses");
+        assert_eq!(
+            reply.attributes.and_then(|attributes| attributes.get("QueueArn").cloned()).as_deref(),
+            Some("arn:aws:sqs:us-east-1:000000000000:q")
+        );
+        let empty: GetQueueAttributesReply = serde_json::from_str("{}").expect("parses");
+        assert!(empty.attributes.is_none());
     }
 
     #[test]

@@ -9,16 +9,22 @@
 //! It must not: depend on any Wharf crate but `wharf-aws`, and on that only for its pure SigV4
 //! signer (it tests the wire, not the code behind it: no domain, stores or front-ends),
 //! trust anything a server answers (every reply is checked and a bad one is counted, never
-//! unwrapped), or purge or delete queues: it only creates its queue (idempotently)
-//! and sends, receives and deletes messages.
+//! unwrapped), or purge or delete queues, topics or subscriptions: it only creates its queues,
+//! topic and subscriptions (idempotently) and sends, publishes, receives and deletes messages.
 //!
-//! Layout: `main.rs` CLI and wiring; `client.rs` HTTP, signing and the awsJson calls; `sqs.rs`
-//! the SQS scenario; `report.rs` histograms and the report.
-//! New services (`sns`, `kinesis`) are new [`Command`] variants with their own scenario module.
+//! Layout: `main.rs` CLI and wiring; `client.rs` HTTP, signing and the awsJson (SQS) calls;
+//! `query.rs` the awsQuery protocol and the SNS calls, `xml.rs` the little XML they need;
+//! `scenario.rs` what scenarios share (run clock and stop, counters, pacing, bodies, consumer
+//! steps); `sqs.rs` and `sns.rs` the scenarios; `report.rs` histograms and the report.
+//! New services (`kinesis`) are new [`Command`] variants with their own scenario module.
 
 mod client;
+mod query;
 mod report;
+mod scenario;
+mod sns;
 mod sqs;
+mod xml;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -28,6 +34,9 @@ use clap::{Args, Parser, Subcommand};
 use hyper::Uri;
 
 use crate::client::{Credentials, EndpointConfig, SqsClient};
+use crate::query::{SnsClient, SNS_PAYLOAD_BYTES_MAX};
+use crate::report::Report;
+use crate::sns::SnsSettings;
 use crate::sqs::{Mode, SqsSettings};
 
 /// Used when neither --duration-secs nor --messages is given.
@@ -48,6 +57,9 @@ struct Cli {
 enum Command {
     /// SQS over awsJson1_0: producers send, consumers receive and delete.
     Sqs(SqsArgs),
+    /// SNS fan-out: publishers publish (awsQuery) to a topic with --queues SQS queues
+    /// subscribed (raw delivery); consumers drain every queue, counting each delivery.
+    Sns(SnsArgs),
 }
 
 /// Where the endpoint is and how to sign for it; shared by every service's subcommand.
@@ -124,6 +136,56 @@ struct SqsArgs {
     quiet: bool,
 }
 
+#[derive(Args, Debug)]
+struct SnsArgs {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+    /// Topic to create (idempotently) and publish to; it is never deleted.
+    #[arg(long, default_value = "wharf-bench")]
+    topic: String,
+    /// Subscribed queues are named <PREFIX>-0 .. <PREFIX>-<N-1>, created (idempotently) and
+    /// never purged.
+    #[arg(long, value_name = "PREFIX", default_value = "wharf-bench-sns")]
+    queue_prefix: String,
+    /// SQS queues subscribed to the topic (RawMessageDelivery=true); every publication is
+    /// delivered to each.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    queues: u32,
+    /// Concurrent publishers, one connection each.
+    #[arg(long, default_value_t = 4)]
+    publishers: usize,
+    /// Concurrent consumers draining the queues in turn (ReceiveMessage of 10,
+    /// DeleteMessageBatch); 0 only publishes.
+    #[arg(long, default_value_t = 10)]
+    consumers: usize,
+    /// Messages per publish request: 1 uses Publish, 2..=10 PublishBatch.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10))]
+    batch: u32,
+    /// Size of each message in bytes (SNS allows 256 KiB per publication, and per batch).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=SNS_PAYLOAD_BYTES_MAX))]
+    body_bytes: u64,
+    /// Length of the measured run [default: 20, or until --messages are done when that is given].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    duration_secs: Option<u64>,
+    /// Stop after publishing this many messages (batch entries count one each) and, with
+    /// consumers, draining every delivery of them.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    messages: Option<u64>,
+    /// Target publish requests per second over all publishers, on a fixed open-loop schedule;
+    /// latency then counts from each request's scheduled start (no coordinated omission).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Long-poll wait for ReceiveMessage, seconds.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=20))]
+    wait_secs: u32,
+    /// Also print the summary as one JSON line (the last line of stdout).
+    #[arg(long)]
+    json: bool,
+    /// Do not print setup and progress lines to stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
 impl EndpointArgs {
     fn config(&self, workers: usize) -> anyhow::Result<EndpointConfig> {
         let endpoint: Uri =
@@ -168,15 +230,41 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Sqs(args) => run_sqs(args).await,
+        Command::Sns(args) => run_sns(args).await,
     }
 }
 
-async fn run_sqs(args: SqsArgs) -> anyhow::Result<ExitCode> {
-    let duration_secs = match (args.duration_secs, args.messages) {
+/// The run's length: --duration-secs if given, else unbounded when --messages ends the run,
+/// else [`DEFAULT_DURATION_SECS`].
+fn run_duration_secs(duration_secs: Option<u64>, messages: Option<u64>) -> Option<u64> {
+    match (duration_secs, messages) {
         (Some(secs), _) => Some(secs),
         (None, Some(_)) => None,
         (None, None) => Some(DEFAULT_DURATION_SECS),
-    };
+    }
+}
+
+/// Prints the report (and its JSON line); the exit code says whether checks passed and any
+/// request succeeded. `checks_failed` describes the failed checks for stderr.
+fn finish(report: &Report, json: bool, checks_failed: &str) -> ExitCode {
+    print!("{}", report.render_text());
+    if json {
+        println!("{}", report.to_json());
+    }
+    let failed_checks = report.failed_checks();
+    if failed_checks > 0 {
+        eprintln!("wharf-bench: {failed_checks} {checks_failed} (see report)");
+        return ExitCode::FAILURE;
+    }
+    if report.operations.success_total() == 0 {
+        eprintln!("wharf-bench: no request succeeded (see the errors in the report)");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+async fn run_sqs(args: SqsArgs) -> anyhow::Result<ExitCode> {
+    let duration_secs = run_duration_secs(args.duration_secs, args.messages);
     let settings = SqsSettings {
         endpoint: args.endpoint.endpoint.clone(),
         queue_name: args.queue_name(),
@@ -197,20 +285,43 @@ async fn run_sqs(args: SqsArgs) -> anyhow::Result<ExitCode> {
     let config = args.endpoint.config(args.producers + args.consumers)?;
     let client = SqsClient::new(&config)?;
     let report = sqs::run(settings, client).await?;
-    print!("{}", report.render_text());
-    if args.json {
-        println!("{}", report.to_json());
+    Ok(finish(&report, args.json, "MD5 digest mismatches"))
+}
+
+impl SnsArgs {
+    fn settings(&self) -> anyhow::Result<SnsSettings> {
+        Ok(SnsSettings {
+            endpoint: self.endpoint.endpoint.clone(),
+            topic_name: self.topic.clone(),
+            queue_prefix: self.queue_prefix.clone(),
+            queues: self.queues,
+            publishers: self.publishers,
+            consumers: self.consumers,
+            batch_size: self.batch,
+            body_bytes: usize::try_from(self.body_bytes).context("--body-bytes is too large")?,
+            duration: run_duration_secs(self.duration_secs, self.messages).map(Duration::from_secs),
+            messages_max: self.messages,
+            publish_rate_per_second: self.rate,
+            wait_time_seconds: self.wait_secs,
+            progress: !self.quiet,
+        })
     }
-    let failed_checks = report.failed_checks();
-    if failed_checks > 0 {
-        eprintln!("wharf-bench: {failed_checks} MD5 digest mismatches (see report)");
+}
+
+async fn run_sns(args: SnsArgs) -> anyhow::Result<ExitCode> {
+    let settings = args.settings()?;
+    settings.validate()?;
+    let consumers = settings.consumers;
+    let sns_client = SnsClient::new(&args.endpoint.config(args.publishers)?)?;
+    let sqs_client = SqsClient::new(&args.endpoint.config(args.consumers)?)?;
+    let report = sns::run(settings, sns_client, sqs_client).await?;
+    let code = finish(&report, args.json, "failed checks (MD5 digest mismatches or enveloped deliveries)");
+    let count = |name: &str| report.messages.iter().find(|count| count.name == name).map_or(0, |count| count.total);
+    if code == ExitCode::SUCCESS && consumers > 0 && count("published") > 0 && count("delivered") == 0 {
+        eprintln!("wharf-bench: nothing published was delivered to the queues (see the report)");
         return Ok(ExitCode::FAILURE);
     }
-    if report.operations.success_total() == 0 {
-        eprintln!("wharf-bench: no request succeeded (see the errors in the report)");
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 #[cfg(test)]
@@ -226,7 +337,7 @@ mod tests {
     #[test]
     fn sqs_defaults_match_the_documented_ones() {
         let cli = Cli::try_parse_from(["wharf-bench", "sqs", "--endpoint", "http://127.0.0.1:1"]).expect("parses");
-        let Command::Sqs(args) = cli.command;
+        let Command::Sqs(args) = cli.command else { panic!("not the sqs command") };
         assert_eq!(args.queue, "wharf-bench");
         assert_eq!(args.mode, Mode::SendReceiveDelete);
         assert_eq!((args.producers, args.consumers, args.batch), (4, 4, 10));
@@ -243,7 +354,7 @@ mod tests {
         let cli =
             Cli::try_parse_from(["wharf-bench", "sqs", "--endpoint", "http://127.0.0.1:1", "--fifo", "--groups", "16"])
                 .expect("parses");
-        let Command::Sqs(args) = cli.command;
+        let Command::Sqs(args) = cli.command else { panic!("not the sqs command") };
         assert!(args.fifo);
         assert_eq!(args.groups, Some(16));
         assert_eq!(args.queue_name(), "wharf-bench.fifo");
@@ -261,7 +372,95 @@ mod tests {
         let send_only =
             Cli::try_parse_from(["wharf-bench", "sqs", "--endpoint", "http://127.0.0.1:1", "--mode", "send-only"])
                 .expect("parses");
-        let Command::Sqs(args) = send_only.command;
+        let Command::Sqs(args) = send_only.command else { panic!("not the sqs command") };
         assert_eq!(args.mode, Mode::SendOnly);
+    }
+
+    fn parse_sns(extra: &[&str]) -> Result<SnsArgs, clap::Error> {
+        let arguments = ["wharf-bench", "sns", "--endpoint", "http://127.0.0.1:1"].iter().chain(extra);
+        let cli = Cli::try_parse_from(arguments)?;
+        let Command::Sns(args) = cli.command else { panic!("not the sns command") };
+        Ok(args)
+    }
+
+    #[test]
+    fn sns_defaults_match_the_documented_ones() {
+        let args = parse_sns(&[]).expect("parses");
+        assert_eq!((args.topic.as_str(), args.queue_prefix.as_str()), ("wharf-bench", "wharf-bench-sns"));
+        assert_eq!((args.queues, args.publishers, args.consumers, args.batch), (10, 4, 10, 10));
+        assert_eq!((args.body_bytes, args.wait_secs), (1024, 1));
+        assert_eq!(args.endpoint.region, "us-east-1");
+        assert!(args.duration_secs.is_none() && args.messages.is_none() && args.rate.is_none());
+        assert!(!args.json && !args.quiet);
+        let settings = args.settings().expect("valid");
+        assert_eq!(settings.duration, Some(Duration::from_secs(DEFAULT_DURATION_SECS)));
+        assert!(settings.validate().is_ok());
+        assert_eq!(settings.queue_name(9), "wharf-bench-sns-9");
+    }
+
+    #[test]
+    fn sns_flags_parse() {
+        let args = parse_sns(&[
+            "--topic",
+            "fan",
+            "--queue-prefix",
+            "fan-q",
+            "--queues",
+            "3",
+            "--publishers",
+            "8",
+            "--consumers",
+            "16",
+            "--batch",
+            "1",
+            "--body-bytes",
+            "200",
+            "--messages",
+            "1000",
+            "--rate",
+            "50.5",
+            "--wait-secs",
+            "0",
+            "--region",
+            "eu-west-1",
+            "--json",
+            "--quiet",
+        ])
+        .expect("parses");
+        assert_eq!((args.queues, args.publishers, args.consumers, args.batch, args.body_bytes), (3, 8, 16, 1, 200));
+        assert_eq!((args.messages, args.rate, args.wait_secs), (Some(1000), Some(50.5), 0));
+        assert_eq!(args.endpoint.region, "eu-west-1");
+        let settings = args.settings().expect("valid");
+        // --messages alone runs until done.
+        assert_eq!(settings.duration, None);
+        assert_eq!(settings.messages_max, Some(1000));
+        assert!(!settings.progress);
+        assert_eq!(settings.queue_name(0), "fan-q-0");
+        let both = parse_sns(&["--messages", "5", "--duration-secs", "3"]).expect("parses");
+        assert_eq!(both.settings().expect("valid").duration, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn sns_rejects_out_of_range_values() {
+        let invalid: [&[&str]; 9] = [
+            &["--batch", "0"],
+            &["--batch", "11"],
+            &["--queues", "0"],
+            &["--body-bytes", "0"],
+            &["--body-bytes", "262145"],
+            &["--wait-secs", "21"],
+            &["--duration-secs", "0"],
+            &["--messages", "0"],
+            &["--publishers", "-1"],
+        ];
+        for extra in invalid {
+            assert!(parse_sns(extra).is_err(), "{extra:?} was accepted");
+        }
+        assert!(Cli::try_parse_from(["wharf-bench", "sns"]).is_err(), "--endpoint is required");
+        // In range for clap, but over SNS's 256 KiB per PublishBatch together.
+        let too_big = parse_sns(&["--body-bytes", "30000", "--batch", "10"]).expect("parses");
+        assert!(too_big.settings().expect("converts").validate().is_err());
+        let zero_publishers = parse_sns(&["--publishers", "0"]).expect("parses");
+        assert!(zero_publishers.settings().expect("converts").validate().is_err());
     }
 }

@@ -7,28 +7,24 @@
 //! path) and hands them back when it ends; only message counters are shared atomics, because
 //! the stop condition and the progress line need them while the run goes on.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::client::{md5_hex, CallError, OutgoingMessage, SqsClient};
-use crate::report::{MessageCount, OperationSet, OperationStats, Report};
+use crate::client::{md5_hex, OutgoingMessage, SqsClient};
+use crate::report::{OperationSet, OperationStats, Report};
+use crate::scenario::{
+    delete_message_batch, join_workers, print_progress, receive_messages, record_call_failure,
+    stop_on_deadline_or_interrupt, take_receipt_handles, tally_batch, unix_millis, BodyFactory, RunControl,
+    SendSchedule, WindowedCounter,
+};
 
 /// SQS accepts at most ten entries in a batch and ten messages per receive.
 pub const BATCH_SIZE_MAX: u32 = 10;
-
-/// After a failure that never reached the server (refused connection), a worker pauses this
-/// long so a dead endpoint does not turn the bench into a busy loop.
-const TRANSPORT_ERROR_PAUSE: Duration = Duration::from_millis(10);
-
-/// Granularity of tokio's timer wheel.
-const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
-
-const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 
 /// FIFO queues are created in AWS's high-throughput mode, so throughput is limited per message
 /// group rather than per queue. ContentBasedDeduplication stays off: every message carries its
@@ -107,30 +103,6 @@ impl SqsSettings {
     }
 }
 
-/// A message counter split into what completed inside the measured window and in all.
-#[derive(Default)]
-struct WindowedCounter {
-    in_window: AtomicU64,
-    total: AtomicU64,
-}
-
-impl WindowedCounter {
-    fn add(&self, count: u64, in_window: bool) {
-        self.total.fetch_add(count, Ordering::Relaxed);
-        if in_window {
-            self.in_window.fetch_add(count, Ordering::Relaxed);
-        }
-    }
-
-    fn total(&self) -> u64 {
-        self.total.load(Ordering::Relaxed)
-    }
-
-    fn count(&self, name: &'static str) -> MessageCount {
-        MessageCount { name, in_window: self.in_window.load(Ordering::Relaxed), total: self.total() }
-    }
-}
-
 /// State every worker reads; counters only, no locks.
 struct Shared {
     settings: SqsSettings,
@@ -138,13 +110,7 @@ struct Shared {
     /// Milliseconds since the Unix epoch at the start, in every MessageDeduplicationId so a
     /// rerun within the five-minute deduplication window is not silently dropped.
     run_id: u64,
-    started: Instant,
-    stop_requested: AtomicBool,
-    /// Nanoseconds from `started` to the stop request; `u64::MAX` while running. Replies that
-    /// complete after it still count in totals but not in the per-second figures.
-    stop_at_nanos: AtomicU64,
-    /// Messages producers may still send when `--messages` is given.
-    send_budget: Option<AtomicU64>,
+    run: RunControl,
     producers_running: AtomicUsize,
     sent: WindowedCounter,
     received: WindowedCounter,
@@ -154,53 +120,14 @@ struct Shared {
 }
 
 impl Shared {
-    fn elapsed_nanos(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.started).as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    fn request_stop(&self) {
-        let now = self.elapsed_nanos(Instant::now());
-        // The first request fixes the window's end; later ones change nothing.
-        let _ = self.stop_at_nanos.compare_exchange(u64::MAX, now, Ordering::SeqCst, Ordering::SeqCst);
-        self.stop_requested.store(true, Ordering::SeqCst);
-    }
-
-    fn stopping(&self) -> bool {
-        self.stop_requested.load(Ordering::Relaxed)
-    }
-
-    fn in_window(&self, completed: Instant) -> bool {
-        self.elapsed_nanos(completed) <= self.stop_at_nanos.load(Ordering::SeqCst)
-    }
-
-    fn window(&self) -> Duration {
-        match self.stop_at_nanos.load(Ordering::SeqCst) {
-            u64::MAX => self.started.elapsed(),
-            nanos => Duration::from_nanos(nanos),
-        }
-    }
-
-    /// Takes up to `wanted` messages from the `--messages` budget; 0 when it is spent.
-    fn claim_messages(&self, wanted: u64) -> u64 {
-        let Some(budget) = &self.send_budget else {
-            return wanted;
-        };
-        match budget.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |remaining| {
-            (remaining > 0).then(|| remaining - remaining.min(wanted))
-        }) {
-            Ok(remaining) => remaining.min(wanted),
-            Err(_) => 0,
-        }
-    }
-
     /// With `--messages`, the run is complete once every producer has finished and consumers
     /// (if any) have deleted as many messages as were sent.
     fn stop_if_complete(&self) {
-        if self.send_budget.is_none() || self.producers_running.load(Ordering::SeqCst) > 0 {
+        if !self.run.has_budget() || self.producers_running.load(Ordering::SeqCst) > 0 {
             return;
         }
         if self.settings.consumers_running() == 0 || self.deleted.total() >= self.sent.total() {
-            self.request_stop();
+            self.run.request_stop();
         }
     }
 }
@@ -217,15 +144,10 @@ pub async fn run(settings: SqsSettings, client: SqsClient) -> anyhow::Result<Rep
     let producers = settings.producers;
     let consumers = settings.consumers_running();
     let shared = Arc::new(Shared {
-        send_budget: settings.messages_max.map(AtomicU64::new),
+        run: RunControl::new(settings.messages_max),
         settings,
         queue_url,
-        run_id: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX)),
-        started: Instant::now(),
-        stop_requested: AtomicBool::new(false),
-        stop_at_nanos: AtomicU64::new(u64::MAX),
+        run_id: unix_millis(),
         producers_running: AtomicUsize::new(producers),
         sent: WindowedCounter::default(),
         received: WindowedCounter::default(),
@@ -241,30 +163,35 @@ pub async fn run(settings: SqsSettings, client: SqsClient) -> anyhow::Result<Rep
     for _ in 0..consumers {
         workers.push(tokio::spawn(consumer(Arc::clone(&shared), client.clone())));
     }
-    let stopper = tokio::spawn(stop_on_deadline_or_interrupt(Arc::clone(&shared)));
-    let progress = shared.settings.progress.then(|| tokio::spawn(print_progress(Arc::clone(&shared))));
+    let stopper = {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move { stop_on_deadline_or_interrupt(&shared.run, shared.settings.duration).await })
+    };
+    let progress = shared.settings.progress.then(|| {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            print_progress(&shared.run, || {
+                vec![
+                    ("sent", shared.sent.total()),
+                    ("received", shared.received.total()),
+                    ("deleted", shared.deleted.total()),
+                ]
+            })
+            .await
+        })
+    });
 
-    let mut operations = OperationSet::default();
-    let mut worker_failure = None;
-    for worker in workers {
-        match worker.await {
-            Ok(stats) => operations.merge(&stats),
-            Err(error) => worker_failure = Some(error),
-        }
-    }
+    let operations = join_workers(workers).await;
     stopper.abort();
     if let Some(progress) = progress {
         progress.abort();
     }
-    if let Some(error) = worker_failure {
-        return Err(anyhow::anyhow!(error).context("a bench worker failed"));
-    }
-    Ok(build_report(&shared, operations))
+    Ok(build_report(&shared, operations?))
 }
 
 fn build_report(shared: &Shared, operations: OperationSet) -> Report {
     let settings = &shared.settings;
-    let window = shared.window();
+    let window = shared.run.window();
     let mut messages = vec![shared.sent.count("sent")];
     if settings.mode == Mode::SendReceiveDelete {
         messages.push(shared.received.count("received"));
@@ -328,84 +255,6 @@ fn send_operation_name(batch_size: u32) -> &'static str {
     }
 }
 
-async fn stop_on_deadline_or_interrupt(shared: Arc<Shared>) {
-    let deadline = shared.settings.duration.map(|duration| shared.started + duration);
-    let wait_for_deadline = async {
-        match deadline {
-            Some(deadline) => tokio::time::sleep_until(deadline).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        () = wait_for_deadline => {}
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted: finishing requests in flight (Ctrl-C again to quit at once)");
-        }
-    }
-    shared.request_stop();
-    // Workers finish what they have in flight (at most one long poll); a second interrupt
-    // means the user does not want to wait for that.
-    if tokio::signal::ctrl_c().await.is_ok() {
-        std::process::exit(130);
-    }
-}
-
-async fn print_progress(shared: Arc<Shared>) {
-    let mut previous = (0u64, 0u64, 0u64);
-    let mut ticker = tokio::time::interval_at(shared.started + PROGRESS_INTERVAL, PROGRESS_INTERVAL);
-    loop {
-        ticker.tick().await;
-        if shared.stopping() {
-            return;
-        }
-        let current = (shared.sent.total(), shared.received.total(), shared.deleted.total());
-        let per_second = |now: u64, before: u64| now.saturating_sub(before) as f64 / PROGRESS_INTERVAL.as_secs_f64();
-        eprintln!(
-            "[{:>7.1} s] sent {} ({:.0}/s)  received {} ({:.0}/s)  deleted {} ({:.0}/s)",
-            shared.started.elapsed().as_secs_f64(),
-            current.0,
-            per_second(current.0, previous.0),
-            current.1,
-            per_second(current.1, previous.1),
-            current.2,
-            per_second(current.2, previous.2),
-        );
-        previous = current;
-    }
-}
-
-/// Bodies are printable ASCII of exactly `body_bytes`, starting with a unique tag so every
-/// message differs (a peer cannot get digests right by caching one).
-struct BodyFactory {
-    template: String,
-    producer_index: usize,
-    sequence: u64,
-}
-
-impl BodyFactory {
-    fn new(body_bytes: usize, producer_index: usize) -> Self {
-        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-        let template =
-            (0..body_bytes).map(|index| char::from(ALPHABET[(index * 7 + index / 13) % ALPHABET.len()])).collect();
-        Self { template, producer_index, sequence: 0 }
-    }
-
-    fn next_body(&mut self) -> String {
-        let tag = format!("{}-{}-", self.producer_index, self.sequence);
-        self.sequence += 1;
-        let length = self.template.len();
-        let mut body = String::with_capacity(length);
-        if tag.len() >= length {
-            // The tag and template are ASCII, so any byte index is a character boundary.
-            body.push_str(tag.get(..length).unwrap_or(&tag));
-        } else {
-            body.push_str(&tag);
-            body.push_str(self.template.get(tag.len()..).unwrap_or(""));
-        }
-        body
-    }
-}
-
 /// Turns one producer's bodies into messages with its MessageGroupIds and, on FIFO queues,
 /// MessageDeduplicationIds.
 struct MessageIds {
@@ -434,32 +283,6 @@ impl MessageIds {
     }
 }
 
-/// When a producer's next request is due: as soon as possible (closed loop) or on a fixed
-/// schedule that ignores how long replies take (open loop).
-struct SendSchedule {
-    interval_secs: Option<f64>,
-    offset_secs: f64,
-    sent_requests: u64,
-}
-
-impl SendSchedule {
-    fn new(rate_total: Option<f64>, producers: usize, producer_index: usize) -> Self {
-        let interval_secs = rate_total.map(|rate| producers as f64 / rate);
-        // Producers are staggered so the combined schedule is evenly spaced.
-        let offset_secs =
-            interval_secs.map(|interval| interval * producer_index as f64 / producers as f64).unwrap_or(0.0);
-        Self { interval_secs, offset_secs, sent_requests: 0 }
-    }
-
-    /// The next request's scheduled start, relative to `started`; `None` in closed loop.
-    fn next_offset(&mut self) -> Option<Duration> {
-        let interval = self.interval_secs?;
-        let offset = self.offset_secs + interval * self.sent_requests as f64;
-        self.sent_requests += 1;
-        Some(Duration::from_secs_f64(offset))
-    }
-}
-
 async fn producer(shared: Arc<Shared>, client: SqsClient, index: usize) -> OperationSet {
     let settings = &shared.settings;
     let mut operations = OperationSet::default();
@@ -467,28 +290,13 @@ async fn producer(shared: Arc<Shared>, client: SqsClient, index: usize) -> Opera
     let mut ids = MessageIds::new(settings, shared.run_id, index);
     let mut schedule = SendSchedule::new(settings.send_rate_per_second, settings.producers, index);
     let operation = send_operation_name(settings.batch_size);
-    while !shared.stopping() {
-        let count = shared.claim_messages(u64::from(settings.batch_size));
+    while !shared.run.stopping() {
+        let count = shared.run.claim_messages(u64::from(settings.batch_size));
         if count == 0 {
             break;
         }
-        // Latency runs from the scheduled start, not the actual one, so a stall that delays
-        // later requests is charged to them (no coordinated omission).
-        let scheduled = match schedule.next_offset() {
-            Some(offset) => {
-                let due = shared.started + offset;
-                // Tokio's timer fires up to a tick after its deadline; aiming a tick early keeps
-                // that slop out of the latency (a request sent early is timed from its actual
-                // start), while a producer truly behind schedule sends at once and is charged.
-                if due > Instant::now() + TIMER_RESOLUTION {
-                    tokio::time::sleep_until(due - TIMER_RESOLUTION).await;
-                    if shared.stopping() {
-                        break;
-                    }
-                }
-                due.min(Instant::now())
-            }
-            None => Instant::now(),
+        let Some(scheduled) = schedule.next_start(&shared.run).await else {
+            break;
         };
         let batch: Vec<OutgoingMessage> = (0..count).map(|_| ids.next_message(bodies.next_body())).collect();
         let digests: Vec<String> = batch.iter().map(|message| md5_hex(message.body.as_bytes())).collect();
@@ -511,7 +319,7 @@ async fn producer(shared: Arc<Shared>, client: SqsClient, index: usize) -> Opera
         };
         match outcome {
             Ok((completed, sent, mismatches)) => {
-                shared.sent.add(sent, shared.in_window(completed));
+                shared.sent.add(sent, shared.run.in_window(completed));
                 if mismatches > 0 {
                     shared.send_md5_mismatches.fetch_add(mismatches, Ordering::Relaxed);
                 }
@@ -529,78 +337,38 @@ async fn producer(shared: Arc<Shared>, client: SqsClient, index: usize) -> Opera
 fn check_send_batch(
     reply: crate::client::SendMessageBatchReply,
     digests: &[String],
-    mut record_error: impl FnMut(&str),
+    record_error: impl FnMut(&str),
 ) -> (u64, u64) {
-    let mut answered = vec![false; digests.len()];
-    let mut sent = 0;
-    let mut mismatches = 0;
-    for entry in reply.successful.unwrap_or_default() {
-        let index = entry.id.parse::<usize>().ok();
-        let Some((expected, seen)) = index.and_then(|index| Some((digests.get(index)?, answered.get_mut(index)?)))
-        else {
-            record_error("entry with unknown Id");
-            continue;
-        };
-        if std::mem::replace(seen, true) {
-            record_error("entry answered twice");
-            continue;
-        }
-        sent += 1;
-        if entry.md5_of_message_body.as_deref() != Some(expected.as_str()) {
-            mismatches += 1;
-        }
-    }
-    for entry in reply.failed.unwrap_or_default() {
-        if let Some(seen) =
-            entry.id.as_deref().and_then(|id| id.parse::<usize>().ok()).and_then(|index| answered.get_mut(index))
-        {
-            *seen = true;
-        }
-        record_error(&format!("entry {}", entry.code.as_deref().unwrap_or("failed without Code")));
-    }
-    let missing = answered.iter().filter(|seen| !**seen).count();
-    for _ in 0..missing {
-        record_error("entry missing from reply");
-    }
-    (sent, mismatches)
+    let successful =
+        reply.successful.unwrap_or_default().into_iter().map(|entry| (Some(entry.id), entry.md5_of_message_body));
+    let accepted = tally_batch(digests.len(), successful, reply.failed.unwrap_or_default(), record_error);
+    let mismatches =
+        accepted.iter().filter(|(index, digest)| digest.as_deref() != digests.get(*index).map(String::as_str)).count();
+    (accepted.len() as u64, mismatches as u64)
 }
 
 async fn consumer(shared: Arc<Shared>, client: SqsClient) -> OperationSet {
     let settings = &shared.settings;
     let mut operations = OperationSet::default();
-    while !shared.stopping() {
-        let started = Instant::now();
-        let reply = client.receive_message(&shared.queue_url, settings.batch_size, settings.wait_time_seconds).await;
-        let completed = Instant::now();
-        let stats = operations.operation("ReceiveMessage");
-        let messages = match reply {
-            Ok(reply) => {
-                stats.record_success(completed.saturating_duration_since(started));
-                reply.messages.unwrap_or_default()
-            }
-            Err(error) => {
-                record_call_failure(stats, &error).await;
-                continue;
-            }
+    while !shared.run.stopping() {
+        let Some(messages) = receive_messages(
+            &client,
+            &shared.queue_url,
+            (settings.batch_size, settings.wait_time_seconds),
+            &mut operations,
+            &shared.run,
+            &shared.received,
+        )
+        .await
+        else {
+            continue;
         };
         if messages.is_empty() {
             shared.stop_if_complete();
             continue;
         }
-        shared.received.add(messages.len() as u64, shared.in_window(completed));
-        let mut receipt_handles = Vec::with_capacity(messages.len());
-        let mut mismatches = 0;
-        for message in messages {
-            let digest_matches = match (&message.body, &message.md5_of_body) {
-                (Some(body), Some(digest)) => md5_hex(body.as_bytes()) == *digest,
-                _ => false,
-            };
-            mismatches += u64::from(!digest_matches);
-            match message.receipt_handle {
-                Some(handle) => receipt_handles.push(handle),
-                None => stats.record_error("message without ReceiptHandle"),
-            }
-        }
+        let (receipt_handles, mismatches) =
+            take_receipt_handles(messages, operations.operation("ReceiveMessage"), |_| {});
         if mismatches > 0 {
             shared.receive_md5_mismatches.fetch_add(mismatches, Ordering::Relaxed);
         }
@@ -612,7 +380,11 @@ async fn consumer(shared: Arc<Shared>, client: SqsClient) -> OperationSet {
             }
         } else {
             for chunk in receipt_handles.chunks(BATCH_SIZE_MAX as usize) {
-                delete_batch(&shared, &client, &mut operations, chunk).await;
+                if let Some((completed, deleted)) =
+                    delete_message_batch(&client, &shared.queue_url, chunk, &mut operations).await
+                {
+                    shared.deleted.add(deleted.len() as u64, shared.run.in_window(completed));
+                }
             }
         }
         shared.stop_if_complete();
@@ -628,56 +400,9 @@ async fn delete_one(shared: &Shared, client: &SqsClient, operations: &mut Operat
     match reply {
         Ok(()) => {
             stats.record_success(completed.saturating_duration_since(started));
-            shared.deleted.add(1, shared.in_window(completed));
+            shared.deleted.add(1, shared.run.in_window(completed));
         }
         Err(error) => record_call_failure(stats, &error).await,
-    }
-}
-
-async fn delete_batch(shared: &Shared, client: &SqsClient, operations: &mut OperationSet, receipt_handles: &[String]) {
-    let started = Instant::now();
-    let reply = client.delete_message_batch(&shared.queue_url, receipt_handles).await;
-    let completed = Instant::now();
-    let stats = operations.operation("DeleteMessageBatch");
-    match reply {
-        Ok(reply) => {
-            stats.record_success(completed.saturating_duration_since(started));
-            let mut answered = vec![false; receipt_handles.len()];
-            let mut deleted = 0;
-            for entry in reply.successful.unwrap_or_default() {
-                match entry.id.parse::<usize>().ok().and_then(|index| answered.get_mut(index)) {
-                    Some(seen) if !*seen => {
-                        *seen = true;
-                        deleted += 1;
-                    }
-                    Some(_) => stats.record_error("entry answered twice"),
-                    None => stats.record_error("entry with unknown Id"),
-                }
-            }
-            for entry in reply.failed.unwrap_or_default() {
-                if let Some(seen) = entry
-                    .id
-                    .as_deref()
-                    .and_then(|id| id.parse::<usize>().ok())
-                    .and_then(|index| answered.get_mut(index))
-                {
-                    *seen = true;
-                }
-                stats.record_error(&format!("entry {}", entry.code.as_deref().unwrap_or("failed without Code")));
-            }
-            for _ in answered.iter().filter(|seen| !**seen) {
-                stats.record_error("entry missing from reply");
-            }
-            shared.deleted.add(deleted, shared.in_window(completed));
-        }
-        Err(error) => record_call_failure(stats, &error).await,
-    }
-}
-
-async fn record_call_failure(stats: &mut OperationStats, error: &CallError) {
-    stats.record_failure(&error.key());
-    if error.is_transport() {
-        tokio::time::sleep(TRANSPORT_ERROR_PAUSE).await;
     }
 }
 
@@ -685,19 +410,6 @@ async fn record_call_failure(stats: &mut OperationStats, error: &CallError) {
 mod tests {
     use super::*;
     use crate::client::{BatchResultErrorEntry, SendMessageBatchReply, SendMessageBatchResultEntry};
-
-    #[test]
-    fn bodies_have_the_requested_length_and_differ() {
-        let mut factory = BodyFactory::new(64, 3);
-        let first = factory.next_body();
-        let second = factory.next_body();
-        assert_eq!(first.len(), 64);
-        assert_eq!(second.len(), 64);
-        assert_ne!(first, second);
-        assert!(first.starts_with("3-0-"));
-        let mut tiny = BodyFactory::new(2, 12);
-        assert_eq!(tiny.next_body(), "12");
-    }
 
     fn settings(queue_name: &str, fifo: bool, message_groups: Option<u32>) -> SqsSettings {
         SqsSettings {
@@ -749,17 +461,6 @@ mod tests {
     }
 
     #[test]
-    fn open_loop_schedule_is_evenly_spaced_across_producers() {
-        // 100 requests/s over 4 producers: each producer every 40 ms, offset by 10 ms.
-        let mut second = SendSchedule::new(Some(100.0), 4, 1);
-        let offsets: Vec<Duration> = (0..3).filter_map(|_| second.next_offset()).collect();
-        let millis: Vec<u128> = offsets.iter().map(|offset| (offset.as_secs_f64() * 1000.0).round() as u128).collect();
-        assert_eq!(millis, vec![10, 50, 90]);
-        let mut closed = SendSchedule::new(None, 4, 1);
-        assert_eq!(closed.next_offset(), None);
-    }
-
-    #[test]
     fn send_batch_reply_is_checked_entry_by_entry() {
         let digests: Vec<String> = ["a", "b", "c", "d"].iter().map(|body| md5_hex(body.as_bytes())).collect();
         let reply = SendMessageBatchReply {
@@ -780,7 +481,7 @@ mod tests {
     }
 
     #[test]
-    fn budget_is_claimed_in_batches_until_spent() {
+    fn send_only_run_stops_once_producers_are_done() {
         let shared = Shared {
             settings: SqsSettings {
                 endpoint: "http://localhost".into(),
@@ -800,10 +501,7 @@ mod tests {
             },
             queue_url: "u".into(),
             run_id: 0,
-            started: Instant::now(),
-            stop_requested: AtomicBool::new(false),
-            stop_at_nanos: AtomicU64::new(u64::MAX),
-            send_budget: Some(AtomicU64::new(25)),
+            run: RunControl::new(Some(25)),
             producers_running: AtomicUsize::new(1),
             sent: WindowedCounter::default(),
             received: WindowedCounter::default(),
@@ -811,12 +509,14 @@ mod tests {
             send_md5_mismatches: AtomicU64::new(0),
             receive_md5_mismatches: AtomicU64::new(0),
         };
-        let claims: Vec<u64> = (0..4).map(|_| shared.claim_messages(10)).collect();
+        let claims: Vec<u64> = (0..4).map(|_| shared.run.claim_messages(10)).collect();
         assert_eq!(claims, vec![10, 10, 5, 0]);
-        assert!(!shared.stopping());
+        assert!(!shared.run.stopping());
+        shared.stop_if_complete();
+        assert!(!shared.run.stopping(), "stopped while a producer was still running");
         shared.producers_running.store(0, Ordering::SeqCst);
         shared.stop_if_complete();
-        assert!(shared.stopping());
-        assert!(shared.in_window(shared.started));
+        assert!(shared.run.stopping());
+        assert!(shared.run.in_window(shared.run.started));
     }
 }

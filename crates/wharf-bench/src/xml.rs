@@ -155,7 +155,7 @@ pub fn leaf_text(content: &str) -> Option<String> {
 /// bytes consumed, or `(None, 1)` when it is not a well-formed entity.
 fn decode_entity(input: &str) -> (Option<char>, usize) {
     // Entities are short; a `;` further away belongs to other text.
-    let Some(semicolon) = input.get(..input.len().min(12)).and_then(|head| head.find(';')) else {
+    let Some(semicolon) = input.bytes().take(12).position(|byte| byte == b';') else {
         return (None, 1);
     };
     let Some(name) = input.get(1..semicolon) else {
@@ -196,7 +196,9 @@ mod tests {
       <member><MessageId>m-1</MessageId><Id>1</Id></member>
     </Successful>
     <Failed>
-      <member><Id>2</Id><Code>InvalidParameter</Code><Message>a &lt;b&gt; &amp; c</Message><SenderFault>true</SenderFault></member>
+      <member>
+        <Id>2</Id><Code>InvalidParameter</Code><Message>a &lt;b&gt; &amp; c</Message><SenderFault>true</SenderFault>
+      </member>
     </Failed>
   </PublishBatchResult>
   <ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>
@@ -238,9 +240,13 @@ mod tests {
 
     #[test]
     fn comments_cdata_and_entities() {
-        let document = "<!-- <Id>fake</Id> --><r><![CDATA[<Id>also fake</Id>]]><Id>a&#38;b&#x3C;<![CDATA[<raw>]]></Id></r>";
+        let document =
+            "<!-- <Id>fake</Id> --><r><![CDATA[<Id>also fake</Id>]]><Id>a&#38;b&#x3C;<![CDATA[<raw>]]></Id></r>";
         assert_eq!(first_text(document, "Id").as_deref(), Some("a&b<<raw>"));
-        assert_eq!(leaf_text("x &bogus; y & z &#xZZ; &#1114112;").as_deref(), Some("x &bogus; y & z &#xZZ; &#1114112;"));
+        assert_eq!(
+            leaf_text("x &bogus; y & z &#xZZ; &#1114112;").as_deref(),
+            Some("x &bogus; y & z &#xZZ; &#1114112;")
+        );
         assert_eq!(leaf_text("  \n padded\t").as_deref(), Some("padded"));
         assert_eq!(leaf_text("&quot;&apos;&gt;").as_deref(), Some("\"'>"));
     }
