@@ -24,8 +24,11 @@ use wharf_domain::{
     ReceiveRequest,
 };
 
-/// The protocols the deliverer sends to.
-pub const DELIVERED_PROTOCOLS: &[&str] = &["http", "https", "lambda"];
+/// The protocols whose deliveries go into the outbox. Firehose deliveries are kept there, not
+/// sent, until Wharf has a Firehose service to hand them to.
+pub const DELIVERED_PROTOCOLS: &[&str] = &["http", "https", "lambda", "firehose"];
+/// How long a kept Firehose delivery stays out of the deliverer's way before it looks again.
+const KEPT_DELIVERY_SECONDS: u32 = 43_200;
 
 /// The internal account that owns the outbox; not an AWS account id, so no request names it.
 pub const OUTBOX_ACCOUNT: &str = "wharf-internal";
@@ -217,6 +220,13 @@ impl Deliverer {
             }
             Endpoint::External { protocol, address } if protocol == "lambda" => {
                 (self.invoke(address, content).await, RetryPolicy::aws_managed())
+            }
+            Endpoint::External { protocol, .. } if protocol == "firehose" => {
+                if let Err(error) = self.engine.change_visibility(&self.outbox, delivery.lease(), KEPT_DELIVERY_SECONDS)
+                {
+                    tracing::warn!(%error, "cannot keep a Firehose delivery in the outbox");
+                }
+                return;
             }
             _ => return self.finish(&delivery).await,
         };

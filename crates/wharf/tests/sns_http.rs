@@ -214,3 +214,23 @@ async fn lambda_subscriptions_invoke_the_configured_endpoint_with_the_sns_event(
     assert_eq!(record["Sns"]["TopicArn"], topic_arn.as_str());
     assert!(record["Sns"]["SigningCertUrl"].as_str().is_some());
 }
+
+#[tokio::test]
+async fn firehose_deliveries_are_kept_in_the_outbox() {
+    let server = TestServer::start().await;
+    let sns = server.sns();
+    let topic_arn = sns.create_topic().name("to-firehose").send().await.unwrap().topic_arn.unwrap();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("firehose")
+        .endpoint("arn:aws:firehose:us-east-1:000000000000:deliverystream/logs")
+        .attributes("SubscriptionRoleArn", "arn:aws:iam::000000000000:role/sns")
+        .send()
+        .await
+        .unwrap();
+    sns.publish().topic_arn(&topic_arn).message("for the stream").send().await.unwrap();
+    let engine = &server.server.engine;
+    let outbox = engine.queue(wharf_sns::delivery::OUTBOX_ACCOUNT, wharf_sns::delivery::OUTBOX_QUEUE).unwrap();
+    let counts = engine.counts(&outbox);
+    assert_eq!(counts.visible + counts.leased, 1, "{counts:?}");
+}
