@@ -318,8 +318,16 @@ async fn run_sns(args: SnsArgs) -> anyhow::Result<ExitCode> {
     let code = finish(&report, args.json, "failed checks (MD5 digest mismatches or enveloped deliveries)");
     let count = |name: &str| report.messages.iter().find(|count| count.name == name).map_or(0, |count| count.total);
     if code == ExitCode::SUCCESS && consumers > 0 && count("published") > 0 && count("delivered") == 0 {
-        eprintln!("wharf-bench: nothing published was delivered to the queues (see the report)");
-        return Ok(ExitCode::FAILURE);
+        if count("stale") > 0 {
+            // The peer delivers, but this run's messages queued behind an earlier backlog.
+            eprintln!(
+                "wharf-bench: warning: consumers only drained messages left by earlier runs; drain the queues \
+                 or use a new --queue-prefix and --topic to measure deliveries"
+            );
+        } else {
+            eprintln!("wharf-bench: nothing published was delivered to the queues (see the report)");
+            return Ok(ExitCode::FAILURE);
+        }
     }
     Ok(code)
 }
