@@ -51,6 +51,48 @@ pub struct AwsResponse {
     pub body: Bytes,
 }
 
+/// How an error is told to a client of either protocol.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorReply<'a> {
+    /// The awsJson `__type`.
+    pub json_type: &'a str,
+    /// The awsQuery error code, also sent with awsJson errors in `x-amzn-query-error`.
+    pub query_code: &'a str,
+    pub status: u16,
+    pub sender_fault: bool,
+    pub message: &'a str,
+    /// The awsQuery `ErrorResponse` namespace; empty for none.
+    pub query_namespace: &'a str,
+}
+
+/// Renders an error: an awsJson body with `x-amzn-query-error: <code>;Sender|Receiver` (SDKs use
+/// it to raise the same exception classes as with awsQuery), or an awsQuery `ErrorResponse`.
+pub fn error_response(protocol: Protocol, error: &ErrorReply<'_>, request_id: &str) -> AwsResponse {
+    match protocol {
+        Protocol::Json => {
+            let fault = if error.sender_fault { "Sender" } else { "Receiver" };
+            AwsResponse {
+                status: error.status,
+                content_type: "application/x-amz-json-1.0",
+                headers: vec![("x-amzn-query-error", format!("{};{fault}", error.query_code))],
+                body: Bytes::from(crate::wire::json::render_error("", error.json_type, error.message)),
+            }
+        }
+        Protocol::Query => AwsResponse {
+            status: error.status,
+            content_type: "text/xml",
+            headers: Vec::new(),
+            body: Bytes::from(crate::wire::xml::render_error(
+                error.query_namespace,
+                error.sender_fault,
+                error.query_code,
+                error.message,
+                request_id,
+            )),
+        },
+    }
+}
+
 /// An error the edge raises before a service sees the request (authentication, size, routing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EdgeError {

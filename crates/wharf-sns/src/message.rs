@@ -4,7 +4,6 @@
 use crate::error_map::{ErrorKind, SnsError};
 use base64::Engine as _;
 use bytes::Bytes;
-use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -15,15 +14,7 @@ pub const SUBJECT_CHARS_MAX: usize = 100;
 const ATTRIBUTE_NAME_CHARS_MAX: usize = 256;
 
 /// A message attribute as publishers send it (binary as base64).
-#[derive(Debug, Clone, Deserialize, Default)]
-pub struct AttributeValueInput {
-    #[serde(rename = "DataType")]
-    pub data_type: Option<String>,
-    #[serde(rename = "StringValue")]
-    pub string_value: Option<String>,
-    #[serde(rename = "BinaryValue")]
-    pub binary_value: Option<String>,
-}
+pub use wharf_aws::wire::message_attribute::MessageAttributeValueInput as AttributeValueInput;
 
 /// A validated attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]

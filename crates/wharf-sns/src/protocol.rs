@@ -8,7 +8,7 @@ use crate::error_map::{ErrorKind, SnsError};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use wharf_aws::service::{AwsResponse, EdgeError, Protocol};
+use wharf_aws::service::{error_response, AwsResponse, EdgeError, ErrorReply, Protocol};
 use wharf_aws::wire::query::{list_members, QueryParams};
 use wharf_aws::wire::xml::{self, XmlShape};
 
@@ -131,23 +131,15 @@ fn render_error(
     message: &str,
     request_id: &str,
 ) -> AwsResponse {
-    match protocol {
-        Protocol::Json => {
-            let fault = if sender_fault { "Sender" } else { "Receiver" };
-            AwsResponse {
-                status,
-                content_type: JSON_CONTENT_TYPE,
-                headers: vec![("x-amzn-query-error", format!("{code};{fault}"))],
-                body: Bytes::from(wharf_aws::wire::json::render_error("", code, message)),
-            }
-        }
-        Protocol::Query => AwsResponse {
-            status,
-            content_type: XML_CONTENT_TYPE,
-            headers: Vec::new(),
-            body: Bytes::from(xml::render_error(QUERY_NAMESPACE, sender_fault, code, message, request_id)),
-        },
-    }
+    let reply = ErrorReply {
+        json_type: code,
+        query_code: code,
+        status,
+        sender_fault,
+        message,
+        query_namespace: QUERY_NAMESPACE,
+    };
+    error_response(protocol, &reply, request_id)
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 use crate::error_map::{ErrorKind, SqsError};
 use base64::Engine as _;
 use bytes::Bytes;
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use wharf_domain::{AttributeValue, MessageAttribute};
 
@@ -15,15 +14,7 @@ pub const DELAY_SECONDS_MAX: i64 = 900;
 pub const TRACE_HEADER_ATTRIBUTE: &str = "AWSTraceHeader";
 
 /// A message attribute value as both protocols send it (binary as base64).
-#[derive(Debug, Clone, Deserialize, Default)]
-pub struct AttributeValueInput {
-    #[serde(rename = "DataType")]
-    pub data_type: Option<String>,
-    #[serde(rename = "StringValue")]
-    pub string_value: Option<String>,
-    #[serde(rename = "BinaryValue")]
-    pub binary_value: Option<String>,
-}
+pub use wharf_aws::wire::message_attribute::MessageAttributeValueInput as AttributeValueInput;
 
 /// Checks a body against the characters SQS allows.
 pub fn check_body(body: &str) -> Result<(), SqsError> {

@@ -6,7 +6,7 @@ use crate::error_map::{ErrorKind, SqsError};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use wharf_aws::service::{AwsResponse, EdgeError, Protocol};
+use wharf_aws::service::{error_response, AwsResponse, EdgeError, ErrorReply, Protocol};
 use wharf_aws::wire::query::{list_members, QueryParams};
 use wharf_aws::wire::xml::{self, XmlShape};
 
@@ -226,23 +226,8 @@ fn render_error(
     message: &str,
     request_id: &str,
 ) -> AwsResponse {
-    match protocol {
-        Protocol::Json => {
-            let fault = if sender_fault { "Sender" } else { "Receiver" };
-            AwsResponse {
-                status,
-                content_type: JSON_CONTENT_TYPE,
-                headers: vec![("x-amzn-query-error", format!("{query_code};{fault}"))],
-                body: Bytes::from(wharf_aws::wire::json::render_error("", json_type, message)),
-            }
-        }
-        Protocol::Query => AwsResponse {
-            status,
-            content_type: XML_CONTENT_TYPE,
-            headers: Vec::new(),
-            body: Bytes::from(xml::render_error("", sender_fault, query_code, message, request_id)),
-        },
-    }
+    let reply = ErrorReply { json_type, query_code, status, sender_fault, message, query_namespace: "" };
+    error_response(protocol, &reply, request_id)
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! - [`query`]: awsQuery form parameters (`Action=…&Attribute.1.Name=…`) into a nested tree.
 //! - [`xml`]: rendering a JSON-shaped document as awsQuery XML, with AWS's escaping.
 //! - [`json`]: awsJson error bodies.
+//! - [`message_attribute`]: the message attribute value shape SQS and SNS share.
 
 pub mod json;
+pub mod message_attribute;
 pub mod query;
 pub mod xml;
