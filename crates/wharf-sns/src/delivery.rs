@@ -26,7 +26,7 @@ use wharf_domain::{
 
 /// The protocols whose deliveries go into the outbox. Firehose deliveries are kept there, not
 /// sent, until Wharf has a Firehose service to hand them to.
-pub const DELIVERED_PROTOCOLS: &[&str] = &["http", "https", "lambda", "firehose"];
+pub const DELIVERED_PROTOCOLS: &[&str] = &["http", "https", "email", "email-json", "lambda", "firehose"];
 /// How long a kept Firehose delivery stays out of the deliverer's way before it looks again.
 const KEPT_DELIVERY_SECONDS: u32 = 43_200;
 
@@ -124,6 +124,7 @@ pub fn outbox_message(
     kind: Kind,
     message_id: &str,
     raw: bool,
+    subject: Option<&str>,
     body: String,
 ) -> NewMessage {
     let size_bytes = u32::try_from(body.len()).unwrap_or(u32::MAX);
@@ -137,6 +138,7 @@ pub fn outbox_message(
                 text("type", kind.as_str()),
                 text("message_id", message_id),
                 text("raw", if raw { "true" } else { "false" }),
+                text("subject", subject.unwrap_or("")),
             ],
             ..MessageContent::default()
         },
@@ -159,13 +161,29 @@ pub struct Deliverer {
     region: String,
     /// The Lambda Invoke API `lambda` subscriptions are delivered through, if configured.
     lambda_endpoint: Option<String>,
+    /// The SMTP relay `email` and `email-json` subscriptions are delivered through, if configured.
+    mail: Option<MailRelay>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
+/// Where and as whom email notifications are sent.
+#[derive(Debug, Clone)]
+pub struct MailRelay {
+    /// `host:port` of an SMTP server that accepts mail without TLS (a local relay or sink).
+    pub server: String,
+    pub from: String,
+}
+
 impl Deliverer {
-    pub fn new(engine: Arc<Engine>, outbox: Arc<Queue>, region: String, lambda_endpoint: Option<String>) -> Arc<Self> {
+    pub fn new(
+        engine: Arc<Engine>,
+        outbox: Arc<Queue>,
+        region: String,
+        lambda_endpoint: Option<String>,
+        mail: Option<MailRelay>,
+    ) -> Arc<Self> {
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Arc::new(Deliverer { engine, outbox, region, lambda_endpoint, client })
+        Arc::new(Deliverer { engine, outbox, region, lambda_endpoint, mail, client })
     }
 
     pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
@@ -217,6 +235,10 @@ impl Deliverer {
                     topic.settings().opaque.get("DeliveryPolicy").map(String::as_str),
                 );
                 (self.post(&topic, &subscription, address, content).await, policy)
+            }
+            Endpoint::External { protocol, address } if protocol.starts_with("email") => {
+                let policy = RetryPolicy::effective(None, None);
+                (self.mail(address, content).await, policy)
             }
             Endpoint::External { protocol, address } if protocol == "lambda" => {
                 (self.invoke(address, content).await, RetryPolicy::aws_managed())
@@ -273,6 +295,37 @@ impl Deliverer {
                 false
             }
             Err(_) => false,
+        }
+    }
+
+    /// Sends an email notification through the configured SMTP relay; true once it is accepted.
+    async fn mail(&self, address: &str, content: &MessageContent) -> bool {
+        use lettre::AsyncTransport as _;
+        let Some(relay) = &self.mail else {
+            tracing::warn!(address, "no sns.smtp_server is configured; the email delivery waits");
+            return false;
+        };
+        let (Ok(from), Ok(to)) = (relay.from.parse(), address.parse()) else {
+            tracing::warn!(address, "an SNS email address or sns.email_from is not a valid mailbox");
+            return false;
+        };
+        let subject = attribute(content, "subject").unwrap_or("");
+        let body = String::from_utf8_lossy(&content.body).into_owned();
+        let Ok(mail) = lettre::Message::builder().from(from).to(to).subject(subject).body(body) else { return false };
+        let (host, port) = match relay.server.rsplit_once(':') {
+            Some((host, port)) => (host, port.parse().unwrap_or(25)),
+            None => (relay.server.as_str(), 25),
+        };
+        let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(host)
+            .port(port)
+            .timeout(Some(ATTEMPT_TIMEOUT))
+            .build();
+        match transport.send(mail).await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::debug!(address, %error, "SNS email delivery failed");
+                false
+            }
         }
     }
 

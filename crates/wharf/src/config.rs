@@ -15,6 +15,8 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_REQUEST_BYTES_MAX: usize = 8 * 1024 * 1024;
 pub const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 25_000;
 pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 30_000;
+/// The sender AWS uses for SNS email.
+pub const DEFAULT_EMAIL_FROM: &str = "no-reply@sns.amazonaws.com";
 
 /// Everything `wharf serve` runs with.
 #[derive(Debug, Clone)]
@@ -38,6 +40,10 @@ pub struct Config {
     pub sns_lambda_endpoint: Option<String>,
     /// A PEM RSA key to sign SNS messages with, instead of the one generated into the data dir.
     pub sns_signing_key_file: Option<PathBuf>,
+    /// `host:port` of the SMTP relay (no TLS) SNS sends email notifications through.
+    pub sns_smtp_server: Option<String>,
+    /// The sender of SNS email notifications.
+    pub sns_email_from: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -110,6 +116,8 @@ pub struct SqsSection {
 pub struct SnsSection {
     pub lambda_endpoint: Option<String>,
     pub signing_key_file: Option<PathBuf>,
+    pub smtp_server: Option<String>,
+    pub email_from: Option<String>,
 }
 
 /// Options given on the command line or through `WHARF_*` variables.
@@ -194,6 +202,8 @@ impl Config {
             queues: file.sqs.queues,
             sns_lambda_endpoint: file.sns.lambda_endpoint.map(|url| url.trim_end_matches('/').to_string()),
             sns_signing_key_file: file.sns.signing_key_file,
+            sns_smtp_server: file.sns.smtp_server,
+            sns_email_from: file.sns.email_from.unwrap_or_else(|| DEFAULT_EMAIL_FROM.to_string()),
         })
     }
 }

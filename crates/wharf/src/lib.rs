@@ -16,7 +16,7 @@ use wharf_aws::auth::{Authenticator, User};
 use wharf_aws::edge::{Edge, EdgeConfig};
 use wharf_aws::service::AwsService;
 use wharf_domain::{Clock, Engine, EngineOptions, SystemClock};
-use wharf_sns::delivery::Deliverer;
+use wharf_sns::delivery::{Deliverer, MailRelay};
 use wharf_sns::signing::Signer;
 use wharf_sns::SnsService;
 use wharf_sqs::SqsService;
@@ -123,8 +123,10 @@ impl Server {
                 }
             }
         });
+        let mail =
+            config.sns_smtp_server.clone().map(|server| MailRelay { server, from: config.sns_email_from.clone() });
         let deliverer =
-            Deliverer::new(engine.clone(), outbox, config.region.clone(), config.sns_lambda_endpoint.clone());
+            Deliverer::new(engine.clone(), outbox, config.region.clone(), config.sns_lambda_endpoint.clone(), mail);
         let delivering = tokio::spawn(deliverer.run(shutdown.subscribe()));
         let serving = tokio::spawn(edge.serve(listener, async move {
             let _ = shutdown_requested.wait_for(|stop| *stop).await;

@@ -23,6 +23,8 @@ use wharf_domain::{MessageAttribute, MessageContent, NewMessage, Queue};
 const SNS_SENDER_ID: &str = "AIDAIT2UOQQY3AUEKVGXU";
 pub const BATCH_ENTRIES_MAX: usize = 10;
 const BATCH_ID_CHARS_MAX: usize = 80;
+/// The subject of an email notification published without one.
+const EMAIL_SUBJECT: &str = "AWS Notification Message";
 
 #[derive(Deserialize)]
 pub struct Entry {
@@ -214,6 +216,11 @@ fn render(
         let text = prepared.structure.for_protocol(protocol);
         let body = if target.raw {
             text.to_string()
+        } else if protocol == "email" {
+            let subscription_arn = arns::subscription(topic_arn, &target.subscription.key);
+            format!(
+                "{text}\n\n--\nIf you wish to stop receiving notifications from this topic, please click or visit the link below to unsubscribe:\n{base_url}/?Action=Unsubscribe&SubscriptionArn={subscription_arn}\n"
+            )
         } else {
             let notification = Notification {
                 message_id: publication.message_id,
@@ -237,12 +244,14 @@ fn render(
             }
         };
         let message = if target.external {
+            let subject = prepared.subject.as_deref().unwrap_or(EMAIL_SUBJECT);
             delivery::outbox_message(
                 publication.topic,
                 &target.subscription,
                 Kind::Notification,
                 publication.message_id,
                 target.raw,
+                Some(subject).filter(|_| protocol.starts_with("email")),
                 body,
             )
         } else {

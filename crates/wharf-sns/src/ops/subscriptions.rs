@@ -31,6 +31,7 @@ const SETTABLE: &[&str] = &[
     "ReplayPolicy",
 ];
 const PENDING_ARN: &str = "pending confirmation";
+const CONFIRMATION_SUBJECT: &str = "AWS Notification - Subscription Confirmation";
 
 /// The protocol and endpoint text of a subscription, as clients see them.
 pub fn protocol_and_endpoint(region: &str, endpoint: &Endpoint) -> (String, String) {
@@ -155,8 +156,8 @@ pub async fn subscribe(context: &Context<'_>, input: SubscribeInput) -> Result<V
     if !created && subscription.attributes != input.attributes && !input.attributes.is_empty() {
         return Err(SnsError::invalid("Attributes Reason: Subscription already exists with different attributes"));
     }
-    if created && pending && matches!(protocol.as_str(), "http" | "https") {
-        send_confirmation(context, &topic, &subscription).await?;
+    if created && pending {
+        send_confirmation(context, &topic, &subscription, &protocol).await?;
     }
     let arn = if subscription.confirmed || input.return_subscription_arn {
         subscription_arn(context, &topic, &subscription)
@@ -166,8 +167,14 @@ pub async fn subscribe(context: &Context<'_>, input: SubscribeInput) -> Result<V
     Ok(json!({ "SubscriptionArn": arn }))
 }
 
-/// Queues the signed SubscriptionConfirmation for delivery to the new endpoint.
-async fn send_confirmation(context: &Context<'_>, topic: &Topic, subscription: &Subscription) -> Result<(), SnsError> {
+/// Queues the SubscriptionConfirmation for delivery to the new endpoint: the signed JSON
+/// message, or for `email` a plain-text mail with the link.
+async fn send_confirmation(
+    context: &Context<'_>,
+    topic: &Topic,
+    subscription: &Subscription,
+    protocol: &str,
+) -> Result<(), SnsError> {
     let topic_arn = context.topic_arn(topic);
     let token = subscription.confirmation_token.as_deref().unwrap_or_default();
     let base_url = &context.request.base_url;
@@ -183,9 +190,23 @@ async fn send_confirmation(context: &Context<'_>, topic: &Topic, subscription: &
     };
     let version = envelope::signature_version(&topic.settings());
     let signing_cert_url = format!("{base_url}{SIGNING_CERT_PATH}");
-    let body = envelope::render_confirmation(&confirmation, version, &context.service.signer, &signing_cert_url);
-    let message =
-        delivery::outbox_message(topic, subscription, Kind::SubscriptionConfirmation, &message_id, false, body);
+    let body = if protocol == "email" {
+        format!(
+            "You have chosen to subscribe to the topic:\n{topic_arn}\n\nTo confirm this subscription, click or visit the link below (If this was in error no action is necessary):\n{subscribe_url}\n"
+        )
+    } else {
+        envelope::render_confirmation(&confirmation, version, &context.service.signer, &signing_cert_url)
+    };
+    let subject = Some(CONFIRMATION_SUBJECT).filter(|_| protocol.starts_with("email"));
+    let message = delivery::outbox_message(
+        topic,
+        subscription,
+        Kind::SubscriptionConfirmation,
+        &message_id,
+        false,
+        subject,
+        body,
+    );
     context.engine().send(&context.service.outbox, vec![message]).await?;
     Ok(())
 }

@@ -28,6 +28,8 @@ pub fn config(data_dir: Option<PathBuf>) -> Config {
         queues: Vec::new(),
         sns_lambda_endpoint: None,
         sns_signing_key_file: None,
+        sns_smtp_server: None,
+        sns_email_from: wharf::config::DEFAULT_EMAIL_FROM.to_string(),
     }
 }
 
