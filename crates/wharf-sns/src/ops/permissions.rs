@@ -7,6 +7,7 @@ use crate::error_map::SnsError;
 use crate::Context;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use wharf_domain::topic::Topic;
 
 #[derive(Deserialize)]
 pub struct AddInput {
@@ -20,7 +21,7 @@ pub struct AddInput {
     action_names: Vec<String>,
 }
 
-fn current_policy(context: &Context<'_>, topic: &wharf_domain::topic::Topic) -> Value {
+fn current_policy(context: &Context<'_>, topic: &Topic) -> Value {
     let arn = context.topic_arn(topic);
     let text = topic.settings().opaque.get("Policy").cloned().unwrap_or_else(|| default_policy(&arn, &topic.account));
     serde_json::from_str(&text).unwrap_or_else(|_| json!({"Version": "2008-10-17", "Statement": []}))
@@ -37,6 +38,17 @@ fn statements(policy: &mut Value) -> Option<&mut Vec<Value>> {
 
 fn malformed_policy() -> SnsError {
     SnsError::invalid("Policy: the topic's policy is not a JSON object")
+}
+
+/// Stores one of the topic's policy documents and answers the operation's empty output.
+async fn store(context: &Context<'_>, topic: &Topic, name: &str, document: String) -> Result<Value, SnsError> {
+    context
+        .engine()
+        .update_topic(topic, |settings, _| {
+            settings.opaque.insert(name.to_string(), document);
+        })
+        .await?;
+    Ok(json!({}))
 }
 
 pub async fn add(context: &Context<'_>, input: AddInput) -> Result<Value, SnsError> {
@@ -63,14 +75,7 @@ pub async fn add(context: &Context<'_>, input: AddInput) -> Result<Value, SnsErr
         "Action": actions,
         "Resource": arn,
     }));
-    let text = policy.to_string();
-    context
-        .engine()
-        .update_topic(&topic, |settings, _| {
-            settings.opaque.insert("Policy".into(), text);
-        })
-        .await?;
-    Ok(json!({}))
+    store(context, &topic, "Policy", policy.to_string()).await
 }
 
 #[derive(Deserialize)]
@@ -91,14 +96,7 @@ pub async fn remove(context: &Context<'_>, input: RemoveInput) -> Result<Value, 
     if list.len() == before {
         return Err(SnsError::invalid("Label"));
     }
-    let text = policy.to_string();
-    context
-        .engine()
-        .update_topic(&topic, |settings, _| {
-            settings.opaque.insert("Policy".into(), text);
-        })
-        .await?;
-    Ok(json!({}))
+    store(context, &topic, "Policy", policy.to_string()).await
 }
 
 #[derive(Deserialize)]
@@ -127,12 +125,5 @@ pub async fn put_data_protection(context: &Context<'_>, input: PutDataProtection
     if serde_json::from_str::<Value>(policy).map_or(true, |parsed| !parsed.is_object()) {
         return Err(SnsError::invalid("DataProtectionPolicy: failed to parse JSON."));
     }
-    let policy = policy.to_string();
-    context
-        .engine()
-        .update_topic(&topic, |settings, _| {
-            settings.opaque.insert("DataProtectionPolicy".into(), policy);
-        })
-        .await?;
-    Ok(json!({}))
+    store(context, &topic, "DataProtectionPolicy", policy.to_string()).await
 }
