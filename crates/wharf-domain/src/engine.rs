@@ -109,6 +109,7 @@ pub struct Engine {
     pub(crate) shutdown: tokio::sync::watch::Sender<bool>,
     pub(crate) move_tasks: crate::move_task::MoveTasks,
     pub(crate) topics: crate::topics::Topics,
+    pub(crate) catalogs: crate::catalog::Catalogs,
 }
 
 impl Engine {
@@ -189,6 +190,7 @@ impl Engine {
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let move_tasks = crate::move_task::MoveTasks::load(&snapshot.settings);
         let topics = crate::topics::Topics::load(&snapshot.topics, &snapshot.subscriptions, &snapshot.settings);
+        let catalogs = crate::catalog::Catalogs::load(&snapshot.settings);
         let engine = Arc::new(Engine {
             store,
             budget,
@@ -201,6 +203,7 @@ impl Engine {
             shutdown,
             move_tasks,
             topics,
+            catalogs,
         });
         engine.resume_move_tasks();
         Ok(engine)

@@ -6,8 +6,11 @@
 //! only through [`Clock`], and touches disk only through [`wharf_store::Store`].
 //!
 //! Layout: `clock` (time), `settings` (a queue's settings), `queue` (one queue's in-memory index,
-//! pure), `engine` (the registry and every operation, deciding what to persist), `error`.
+//! pure), `engine` (the registry and every operation, deciding what to persist), `error`,
+//! `topic`/`topics` (topics, subscriptions and fan-out), `filter_policy`, `move_task`, and
+//! `catalog` (small durable entries a front-end keeps for itself).
 
+pub mod catalog;
 pub mod clock;
 pub mod engine;
 pub mod error;

@@ -45,6 +45,7 @@ pub(crate) enum Operation {
     DeleteMessage { key: [u8; 16] },
     PurgeMessages { queue: QueueId, up_to_seq: u64 },
     PutSetting { key: String, value: Vec<u8> },
+    DeleteSetting { key: String },
     PutDedup { key: [u8; 24], value: [u8; codec::DEDUP_VALUE_BYTES] },
     DeleteDedup { key: [u8; 24] },
     PutTopic { key: [u8; 8], value: Vec<u8> },
@@ -101,6 +102,7 @@ pub(crate) fn prepare(batch: Vec<Mutation>) -> Result<Vec<Operation>, StoreError
                 check_record_size("setting", key.len() + value.len())?;
                 Operation::PutSetting { key, value }
             }
+            Mutation::DeleteSetting { key } => Operation::DeleteSetting { key },
             Mutation::PutDedup { queue, record } => Operation::PutDedup {
                 key: codec::dedup_table_key(queue, &record.key),
                 value: codec::encode_dedup(&record),
@@ -212,6 +214,9 @@ impl<'txn> Tables<'txn> {
             Operation::PurgeMessages { queue, up_to_seq } => self.delete_messages(*queue, *up_to_seq)?,
             Operation::PutSetting { key, value } => {
                 self.settings.insert(key.as_str(), value.as_slice())?;
+            }
+            Operation::DeleteSetting { key } => {
+                self.settings.remove(key.as_str())?;
             }
             Operation::PutDedup { key, value } => {
                 self.dedup.insert(key, value.as_slice())?;

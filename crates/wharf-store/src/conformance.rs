@@ -110,6 +110,7 @@ pub async fn check_roundtrip(store: &dyn Store) {
             put(1, 2, "two"),
             put(2, 1, "other"),
             Mutation::PutSetting { key: "k".into(), value: vec![1, 2, 3] },
+            Mutation::PutSetting { key: "gone".into(), value: vec![4] },
             Mutation::PutDedup { queue: 1, record: dedup_record(1, 1) },
             Mutation::PutDedup { queue: 1, record: dedup_record(2, 2) },
             Mutation::PutDedup { queue: 2, record: dedup_record(1, 1) },
@@ -128,6 +129,8 @@ pub async fn check_roundtrip(store: &dyn Store) {
             // Deleting what does not exist changes nothing.
             Mutation::DeleteSubscription { topic: 1, id: 7 },
             Mutation::DeleteTopic(9),
+            Mutation::DeleteSetting { key: "gone".into() },
+            Mutation::DeleteSetting { key: "never-set".into() },
         ])
         .await
         .expect("commit");
@@ -184,7 +187,7 @@ pub async fn check_random_against_model(store: &dyn Store, seed: u64) {
         for _ in 0..rng.random_range(1..6) {
             let queue = rng.random_range(1..4u64);
             let topic = rng.random_range(1..4u64);
-            let mutation = match rng.random_range(0..120) {
+            let mutation = match rng.random_range(0..126) {
                 0..=4 => Mutation::PutQueue(queue_record(queue, &format!("q{queue}"))),
                 5 => Mutation::DeleteQueue(queue),
                 6..=55 => {
@@ -215,7 +218,12 @@ pub async fn check_random_against_model(store: &dyn Store, seed: u64) {
                     rng.random_range(0..8),
                     &format!("endpoint-{}", rng.random_range(0..100)),
                 )),
-                _ => Mutation::DeleteSubscription { topic, id: rng.random_range(0..8) },
+                114..=119 => Mutation::DeleteSubscription { topic, id: rng.random_range(0..8) },
+                120..=122 => Mutation::PutSetting {
+                    key: format!("s{}", rng.random_range(0..4)),
+                    value: vec![rng.random_range(0..=255u8); rng.random_range(0..4)],
+                },
+                _ => Mutation::DeleteSetting { key: format!("s{}", rng.random_range(0..4)) },
             };
             batch.push(mutation);
         }

@@ -63,6 +63,9 @@ impl MemoryState {
             Mutation::PutSetting { key, value } => {
                 self.settings.insert(key, value);
             }
+            Mutation::DeleteSetting { key } => {
+                self.settings.remove(&key);
+            }
             Mutation::PutDedup { queue, record } => {
                 self.dedup.insert((queue, record.key), record);
             }

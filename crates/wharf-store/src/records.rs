@@ -133,6 +133,10 @@ pub enum Mutation {
         key: String,
         value: Vec<u8>,
     },
+    /// Removes a setting; nothing happens if it does not exist.
+    DeleteSetting {
+        key: String,
+    },
     /// Creates or replaces a queue's deduplication record with the same key.
     PutDedup {
         queue: QueueId,
