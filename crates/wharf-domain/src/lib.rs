@@ -8,7 +8,8 @@
 //! Layout: `clock` (time), `settings` (a queue's settings), `queue` (one queue's in-memory index,
 //! pure), `engine` (the registry and every operation, deciding what to persist), `error`,
 //! `topic`/`topics` (topics, subscriptions and fan-out), `filter_policy`, `move_task`, and
-//! `catalog` (small durable entries a front-end keeps for itself).
+//! `catalog` (small durable entries a front-end keeps for itself), `sharing` (a fan-out's
+//! content stored once).
 
 pub mod catalog;
 pub mod clock;
@@ -18,6 +19,7 @@ pub mod filter_policy;
 pub mod move_task;
 pub mod queue;
 pub mod settings;
+mod sharing;
 pub mod topic;
 mod topics;
 

@@ -13,7 +13,7 @@
 use bytes::Bytes;
 use wharf_store::{
     AttributeRecord, AttributeValueRecord, DedupKey, DedupRecord, MessageContent, MessageMeta, QueueId, QueueRecord,
-    StoreError, SubscriptionRecord, TopicId, TopicRecord,
+    SharedContentId, StoreError, SubscriptionRecord, TopicId, TopicRecord,
 };
 
 /// The value format of every record except message metadata.
@@ -217,6 +217,41 @@ pub fn encode_message_content(content: &MessageContent) -> Vec<u8> {
     // An absent digest is stored as zero bytes.
     put_bytes(&mut out, content.body_digest.as_ref().map_or(&[][..], |digest| &digest[..]));
     out
+}
+
+/// The format byte of a message content value that refers to a shared content instead of
+/// holding one; the 16-byte shared content id follows.
+pub const SHARED_REFERENCE: u8 = 0x80;
+pub const SHARED_REFERENCE_BYTES: usize = 17;
+
+/// A message content value that refers to the shared content `id`.
+pub fn encode_shared_reference(id: &SharedContentId) -> [u8; SHARED_REFERENCE_BYTES] {
+    let mut out = [0u8; SHARED_REFERENCE_BYTES];
+    out[0] = SHARED_REFERENCE;
+    out[1..].copy_from_slice(id);
+    out
+}
+
+/// The shared content a message content value refers to, if it is a reference.
+pub fn shared_reference(value: &[u8]) -> Option<SharedContentId> {
+    match value {
+        [SHARED_REFERENCE, id @ ..] => <SharedContentId>::try_from(id).ok(),
+        _ => None,
+    }
+}
+
+pub fn encode_references(references: u32) -> [u8; 5] {
+    let mut out = [VALUE_FORMAT_V1; 5];
+    out[1..].copy_from_slice(&references.to_be_bytes());
+    out
+}
+
+pub fn decode_references(bytes: &[u8]) -> Result<u32, StoreError> {
+    let mut reader = Reader::new(bytes, "shared content references");
+    reader.version()?;
+    let references = reader.u32()?;
+    reader.finish()?;
+    Ok(references)
 }
 
 pub fn decode_message_content(bytes: &[u8]) -> Result<MessageContent, StoreError> {

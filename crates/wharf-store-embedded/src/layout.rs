@@ -6,7 +6,7 @@ use crate::codec;
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, Table, TableDefinition, TableError, WriteTransaction,
 };
-use wharf_store::{MessageContent, MessageMeta, Mutation, QueueId, Snapshot, StoreError, TopicId};
+use wharf_store::{MessageContent, MessageMeta, Mutation, QueueId, SharedContentId, Snapshot, StoreError, TopicId};
 
 /// Facts about the file itself; today only the layout version.
 const STORE_INFO: TableDefinition<&str, &[u8]> = TableDefinition::new("wharf_store_info");
@@ -14,8 +14,13 @@ const STORE_INFO: TableDefinition<&str, &[u8]> = TableDefinition::new("wharf_sto
 const QUEUES: TableDefinition<&[u8; 8], &[u8]> = TableDefinition::new("queues");
 /// Message metadata by (queue id, seq), big-endian; small, read in full at start-up.
 const MESSAGE_META: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("message_meta");
-/// Message bodies and attributes by the same key; read one at a time, on delivery.
+/// Message bodies and attributes by the same key; read one at a time, on delivery. The value of
+/// a message that shares its content is a reference to a [`SHARED_CONTENT`] entry instead.
 const MESSAGE_CONTENT: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("message_content");
+/// Contents several messages share (one publication fanned out to several queues), by id.
+const SHARED_CONTENT: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("shared_content");
+/// How many messages still refer to each shared content; small, read at start-up.
+const SHARED_REFERENCES: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("shared_references");
 /// FIFO deduplication records by (queue id, 16-byte deduplication key).
 const DEDUP: TableDefinition<&[u8; 24], &[u8]> = TableDefinition::new("dedup");
 /// Topic records by big-endian topic id.
@@ -27,7 +32,10 @@ const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 
 const LAYOUT_VERSION_KEY: &str = "layout_version";
 /// Which tables exist and how their keys are built. Values carry their own format byte.
-pub const LAYOUT_VERSION: u8 = 1;
+/// Version 2 added shared contents; a version 1 file is upgraded in place on open (it only
+/// lacks the new tables).
+pub const LAYOUT_VERSION: u8 = 2;
+const UPGRADABLE_LAYOUT_VERSION: u8 = 1;
 
 /// The largest encoded record the store accepts. The domain's own limits are far smaller
 /// (messages are at most 1 MiB); this guard exists so one oversized record is refused on its own
@@ -38,20 +46,67 @@ pub const RECORD_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// thread and the writer thread only copies bytes into the tree.
 #[derive(Debug)]
 pub(crate) enum Operation {
-    PutQueue { key: [u8; 8], value: Vec<u8> },
-    DeleteQueue { queue: QueueId },
-    PutMessage { key: [u8; 16], meta: [u8; codec::MESSAGE_META_BYTES], content: Vec<u8> },
-    UpdateMessage { key: [u8; 16], meta: [u8; codec::MESSAGE_META_BYTES] },
-    DeleteMessage { key: [u8; 16] },
-    PurgeMessages { queue: QueueId, up_to_seq: u64 },
-    PutSetting { key: String, value: Vec<u8> },
-    DeleteSetting { key: String },
-    PutDedup { key: [u8; 24], value: [u8; codec::DEDUP_VALUE_BYTES] },
-    DeleteDedup { key: [u8; 24] },
-    PutTopic { key: [u8; 8], value: Vec<u8> },
-    DeleteTopic { topic: TopicId },
-    PutSubscription { key: [u8; 16], value: Vec<u8> },
-    DeleteSubscription { key: [u8; 16] },
+    PutQueue {
+        key: [u8; 8],
+        value: Vec<u8>,
+    },
+    DeleteQueue {
+        queue: QueueId,
+    },
+    PutMessage {
+        key: [u8; 16],
+        meta: [u8; codec::MESSAGE_META_BYTES],
+        content: Vec<u8>,
+    },
+    PutSharedContent {
+        id: SharedContentId,
+        content: Vec<u8>,
+        references: u32,
+    },
+    PutSharingMessage {
+        key: [u8; 16],
+        meta: [u8; codec::MESSAGE_META_BYTES],
+        reference: [u8; codec::SHARED_REFERENCE_BYTES],
+    },
+    UpdateMessage {
+        key: [u8; 16],
+        meta: [u8; codec::MESSAGE_META_BYTES],
+    },
+    DeleteMessage {
+        key: [u8; 16],
+    },
+    PurgeMessages {
+        queue: QueueId,
+        up_to_seq: u64,
+    },
+    PutSetting {
+        key: String,
+        value: Vec<u8>,
+    },
+    DeleteSetting {
+        key: String,
+    },
+    PutDedup {
+        key: [u8; 24],
+        value: [u8; codec::DEDUP_VALUE_BYTES],
+    },
+    DeleteDedup {
+        key: [u8; 24],
+    },
+    PutTopic {
+        key: [u8; 8],
+        value: Vec<u8>,
+    },
+    DeleteTopic {
+        topic: TopicId,
+    },
+    PutSubscription {
+        key: [u8; 16],
+        value: Vec<u8>,
+    },
+    DeleteSubscription {
+        key: [u8; 16],
+    },
 }
 
 /// Converts a redb error into the store's error, keeping corruption distinct from I/O failure.
@@ -91,6 +146,16 @@ pub(crate) fn prepare(batch: Vec<Mutation>) -> Result<Vec<Operation>, StoreError
                     content,
                 }
             }
+            Mutation::PutSharedContent { id, content, references } => {
+                let content = codec::encode_message_content(&content);
+                check_record_size("shared message content", content.len())?;
+                Operation::PutSharedContent { id, content, references }
+            }
+            Mutation::PutSharingMessage { queue, meta, shared } => Operation::PutSharingMessage {
+                key: codec::message_key(queue, meta.seq),
+                meta: codec::encode_message_meta(&meta),
+                reference: codec::encode_shared_reference(&shared),
+            },
             Mutation::UpdateMessage { queue, meta } => Operation::UpdateMessage {
                 key: codec::message_key(queue, meta.seq),
                 meta: codec::encode_message_meta(&meta),
@@ -129,20 +194,25 @@ pub(crate) fn prepare(batch: Vec<Mutation>) -> Result<Vec<Operation>, StoreError
 }
 
 /// Creates the tables and records the layout version in a new file; checks the version of an
-/// existing one, so a file written by a newer layout is refused rather than misread.
+/// existing one, so a file written by a newer layout is refused rather than misread, and a
+/// version 1 file is upgraded (its tables are all still valid).
 pub(crate) fn initialize(database: &Database) -> Result<(), StoreError> {
     let read = database.begin_read().map_err(|e| storage_error("reading the store version", e))?;
     match read.open_table(STORE_INFO) {
         Ok(info) => {
             let stored = info.get(LAYOUT_VERSION_KEY).map_err(|e| storage_error("reading the store version", e))?;
             if let Some(stored) = stored {
-                return match stored.value() {
-                    [LAYOUT_VERSION] => Ok(()),
-                    other => Err(StoreError::Corrupt(format!(
-                        "the data directory has store layout version {other:?}, this Wharf understands only \
-                         [{LAYOUT_VERSION}]; it was written by a different Wharf version"
-                    ))),
-                };
+                match stored.value() {
+                    [LAYOUT_VERSION] => return Ok(()),
+                    [UPGRADABLE_LAYOUT_VERSION] => {}
+                    other => {
+                        return Err(StoreError::Corrupt(format!(
+                            "the data directory has store layout version {other:?}, this Wharf understands \
+                             [{UPGRADABLE_LAYOUT_VERSION}] and [{LAYOUT_VERSION}]; it was written by a newer \
+                             Wharf version"
+                        )))
+                    }
+                }
             }
         }
         Err(TableError::TableDoesNotExist(_)) => {}
@@ -165,6 +235,8 @@ struct Tables<'txn> {
     queues: Table<'txn, &'static [u8; 8], &'static [u8]>,
     meta: Table<'txn, &'static [u8; 16], &'static [u8]>,
     content: Table<'txn, &'static [u8; 16], &'static [u8]>,
+    shared_content: Table<'txn, &'static [u8; 16], &'static [u8]>,
+    shared_references: Table<'txn, &'static [u8; 16], &'static [u8]>,
     settings: Table<'txn, &'static str, &'static [u8]>,
     dedup: Table<'txn, &'static [u8; 24], &'static [u8]>,
     topics: Table<'txn, &'static [u8; 8], &'static [u8]>,
@@ -177,6 +249,8 @@ impl<'txn> Tables<'txn> {
             queues: write.open_table(QUEUES)?,
             meta: write.open_table(MESSAGE_META)?,
             content: write.open_table(MESSAGE_CONTENT)?,
+            shared_content: write.open_table(SHARED_CONTENT)?,
+            shared_references: write.open_table(SHARED_REFERENCES)?,
             settings: write.open_table(SETTINGS)?,
             dedup: write.open_table(DEDUP)?,
             topics: write.open_table(TOPICS)?,
@@ -200,6 +274,14 @@ impl<'txn> Tables<'txn> {
                 self.meta.insert(key, meta.as_slice())?;
                 self.content.insert(key, content.as_slice())?;
             }
+            Operation::PutSharedContent { id, content, references } => {
+                self.shared_content.insert(id, content.as_slice())?;
+                self.shared_references.insert(id, &codec::encode_references(*references)[..])?;
+            }
+            Operation::PutSharingMessage { key, meta, reference } => {
+                self.meta.insert(key, meta.as_slice())?;
+                self.content.insert(key, reference.as_slice())?;
+            }
             Operation::UpdateMessage { key, meta } => {
                 // Updating a message that was deleted meanwhile must not resurrect it.
                 let exists = self.meta.get(key)?.is_some();
@@ -209,7 +291,10 @@ impl<'txn> Tables<'txn> {
             }
             Operation::DeleteMessage { key } => {
                 self.meta.remove(key)?;
-                self.content.remove(key)?;
+                let shared = self.content.remove(key)?.and_then(|value| codec::shared_reference(value.value()));
+                if let Some(id) = shared {
+                    self.release(&id)?;
+                }
             }
             Operation::PurgeMessages { queue, up_to_seq } => self.delete_messages(*queue, *up_to_seq)?,
             Operation::PutSetting { key, value } => {
@@ -249,7 +334,30 @@ impl<'txn> Tables<'txn> {
         let first = codec::message_key(queue, 0);
         let last = codec::message_key(queue, up_to_seq);
         self.meta.retain_in::<&[u8; 16], _>(&first..=&last, |_, _| false)?;
-        self.content.retain_in::<&[u8; 16], _>(&first..=&last, |_, _| false)
+        let mut released = Vec::new();
+        self.content.retain_in::<&[u8; 16], _>(&first..=&last, |_, value| {
+            released.extend(codec::shared_reference(value));
+            false
+        })?;
+        for id in released {
+            self.release(&id)?;
+        }
+        Ok(())
+    }
+
+    /// Drops one reference to a shared content, removing the content with the last one.
+    fn release(&mut self, id: &SharedContentId) -> Result<(), redb::StorageError> {
+        let references = match self.shared_references.get(id)? {
+            Some(value) => codec::decode_references(value.value()).unwrap_or(0),
+            None => return Ok(()),
+        };
+        if references <= 1 {
+            self.shared_references.remove(id)?;
+            self.shared_content.remove(id)?;
+        } else {
+            self.shared_references.insert(id, &codec::encode_references(references - 1)[..])?;
+        }
+        Ok(())
     }
 }
 
@@ -339,6 +447,13 @@ pub(crate) fn load(database: &Database) -> Result<Snapshot, StoreError> {
             snapshot.subscriptions.push(codec::decode_subscription(topic, id, value.value())?);
         }
     }
+
+    if let Some(references) = open_readable(&read, SHARED_REFERENCES)? {
+        for entry in references.iter().map_err(|e| storage_error(context, e))? {
+            let (key, value) = entry.map_err(|e| storage_error(context, e))?;
+            snapshot.shared_contents.push((*key.value(), codec::decode_references(value.value())?));
+        }
+    }
     Ok(snapshot)
 }
 
@@ -353,8 +468,19 @@ pub(crate) fn read_content(
     let Some(content) = open_readable(&read, MESSAGE_CONTENT)? else {
         return Ok(None);
     };
-    let value = content.get(&codec::message_key(queue, seq)).map_err(|e| storage_error(context, e))?;
-    value.map(|value| codec::decode_message_content(value.value())).transpose()
+    let Some(value) = content.get(&codec::message_key(queue, seq)).map_err(|e| storage_error(context, e))? else {
+        return Ok(None);
+    };
+    let Some(id) = codec::shared_reference(value.value()) else {
+        return codec::decode_message_content(value.value()).map(Some);
+    };
+    let Some(shared) = open_readable(&read, SHARED_CONTENT)? else {
+        return Err(StoreError::Corrupt(format!("message {queue}/{seq} refers to a missing shared content")));
+    };
+    match shared.get(&id).map_err(|e| storage_error(context, e))? {
+        Some(value) => codec::decode_message_content(value.value()).map(Some),
+        None => Err(StoreError::Corrupt(format!("message {queue}/{seq} refers to a missing shared content"))),
+    }
 }
 
 /// Opens a table for reading; a table that was never created reads as empty.

@@ -33,3 +33,10 @@ async fn embedded_store_survives_reopen() {
     conformance::check_survives_reopen(&move || Box::new(EmbeddedStore::open(&path).expect("open")) as Box<dyn Store>)
         .await;
 }
+
+#[tokio::test]
+async fn embedded_store_shares_content() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(directory.path()).expect("open");
+    conformance::check_shared_content(&store).await;
+}

@@ -1,5 +1,6 @@
 //! Opening, locking, closing, ordering and corruption handling.
 
+use redb::ReadableDatabase as _;
 use std::sync::Arc;
 use wharf_store::conformance::{message, queue_record, subscription_record, topic_record};
 use wharf_store::{Mutation, Store, StoreError};
@@ -169,13 +170,47 @@ fn a_newer_layout_version_is_refused() {
         const INFO: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("wharf_store_info");
         let database = redb::Database::open(directory.path().join(DATABASE_FILE_NAME)).expect("redb open");
         let write = database.begin_write().expect("write");
-        write.open_table(INFO).expect("table").insert("layout_version", &[2u8][..]).expect("insert");
+        write.open_table(INFO).expect("table").insert("layout_version", &[3u8][..]).expect("insert");
         write.commit().expect("commit");
     }
     match EmbeddedStore::open(directory.path()) {
         Err(StoreError::Corrupt(message)) => assert!(message.contains("layout version"), "{message}"),
         other => panic!("expected a refusal, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_layout_version_1_store_is_upgraded_and_keeps_its_messages() {
+    const INFO: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("wharf_store_info");
+    let directory = tempfile::tempdir().expect("tempdir");
+    {
+        let store = EmbeddedStore::open(directory.path()).expect("open");
+        let (meta, content) = message(1, "kept");
+        store
+            .submit(vec![Mutation::PutQueue(queue_record(1, "q")), Mutation::PutMessage { queue: 1, meta, content }])
+            .await
+            .expect("commit");
+        store.close().expect("close");
+    }
+    let version = |path: &std::path::Path| {
+        let database = redb::Database::open(path.join(DATABASE_FILE_NAME)).expect("redb open");
+        let read = database.begin_read().expect("read");
+        let info = read.open_table(INFO).expect("table");
+        let value = info.get("layout_version").expect("get").expect("present").value().to_vec();
+        value
+    };
+    {
+        let database = redb::Database::open(directory.path().join(DATABASE_FILE_NAME)).expect("redb open");
+        let write = database.begin_write().expect("write");
+        write.open_table(INFO).expect("table").insert("layout_version", &[1u8][..]).expect("insert");
+        write.commit().expect("commit");
+    }
+    assert_eq!(version(directory.path()), vec![1]);
+    let store = EmbeddedStore::open(directory.path()).expect("a version 1 store opens");
+    assert_eq!(store.read_content(1, 1).expect("read"), Some(message(1, "kept").1));
+    store.close().expect("close");
+    drop(store);
+    assert_eq!(version(directory.path()), vec![2], "the upgrade is recorded");
 }
 
 #[tokio::test]

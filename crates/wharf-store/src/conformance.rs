@@ -177,6 +177,44 @@ pub async fn check_roundtrip(store: &dyn Store) {
     assert_eq!(snapshot.messages, vec![(1, vec![meta])]);
 }
 
+/// Messages sharing one content read it back; each deletion (single, purge, queue) releases one
+/// reference and the content goes with the last.
+pub async fn check_shared_content(store: &dyn Store) {
+    let (_, content) = message(1, "fanned out");
+    let id = [7u8; 16];
+    let sharing =
+        |queue: QueueId, seq: u64| Mutation::PutSharingMessage { queue, meta: message(seq, "").0, shared: id };
+    store
+        .submit(vec![
+            Mutation::PutQueue(queue_record(1, "a")),
+            Mutation::PutQueue(queue_record(2, "b")),
+            Mutation::PutQueue(queue_record(3, "c")),
+            Mutation::PutSharedContent { id, content: content.clone(), references: 4 },
+            sharing(1, 1),
+            sharing(2, 1),
+            sharing(2, 2),
+            sharing(3, 1),
+            put(3, 2, "own"),
+        ])
+        .await
+        .expect("commit");
+    for (queue, seq) in [(1, 1), (2, 1), (2, 2), (3, 1)] {
+        assert_eq!(store.read_content(queue, seq).expect("read"), Some(content.clone()), "{queue}/{seq}");
+    }
+    assert_eq!(store.load().expect("load").shared_contents, vec![(id, 4)]);
+
+    store.submit(vec![Mutation::DeleteMessage { queue: 1, seq: 1 }]).await.expect("commit");
+    store.submit(vec![Mutation::DeleteMessage { queue: 1, seq: 1 }]).await.expect("deleting twice releases once");
+    assert_eq!(store.load().expect("load").shared_contents, vec![(id, 3)]);
+    store.submit(vec![Mutation::PurgeMessages { queue: 2, up_to_seq: 5 }]).await.expect("commit");
+    assert_eq!(store.load().expect("load").shared_contents, vec![(id, 1)]);
+    assert_eq!(store.read_content(3, 1).expect("read"), Some(content));
+    store.submit(vec![Mutation::DeleteQueue(3)]).await.expect("commit");
+    let snapshot = store.load().expect("load");
+    assert!(snapshot.shared_contents.is_empty(), "the last reference removes the content");
+    assert!(snapshot.messages.is_empty());
+}
+
 /// Applies one random operation sequence to `store` and to the in-memory model and compares.
 pub async fn check_random_against_model(store: &dyn Store, seed: u64) {
     let model = MemoryStore::new();
@@ -187,7 +225,7 @@ pub async fn check_random_against_model(store: &dyn Store, seed: u64) {
         for _ in 0..rng.random_range(1..6) {
             let queue = rng.random_range(1..4u64);
             let topic = rng.random_range(1..4u64);
-            let mutation = match rng.random_range(0..126) {
+            let mutation = match rng.random_range(0..130) {
                 0..=4 => Mutation::PutQueue(queue_record(queue, &format!("q{queue}"))),
                 5 => Mutation::DeleteQueue(queue),
                 6..=55 => {
@@ -223,7 +261,20 @@ pub async fn check_random_against_model(store: &dyn Store, seed: u64) {
                     key: format!("s{}", rng.random_range(0..4)),
                     value: vec![rng.random_range(0..=255u8); rng.random_range(0..4)],
                 },
-                _ => Mutation::DeleteSetting { key: format!("s{}", rng.random_range(0..4)) },
+                123..=125 => Mutation::DeleteSetting { key: format!("s{}", rng.random_range(0..4)) },
+                _ => {
+                    // One content shared by a message in each of two or three queues.
+                    let id = [rng.random_range(0..=255u8); 16];
+                    let queues: Vec<QueueId> = (1..4).filter(|_| rng.random_bool(0.7)).collect();
+                    let (_, content) = message(0, &"s".repeat(rng.random_range(0..300)));
+                    batch.push(Mutation::PutSharedContent { id, content, references: queues.len() as u32 });
+                    for queue in queues {
+                        let seq = next_seq[queue as usize];
+                        next_seq[queue as usize] += 1;
+                        batch.push(Mutation::PutSharingMessage { queue, meta: message(seq, "").0, shared: id });
+                    }
+                    continue;
+                }
             };
             batch.push(mutation);
         }
@@ -249,6 +300,7 @@ fn assert_snapshots_equal(engine: &Snapshot, model: &Snapshot) {
     assert_eq!(engine.dedup, model.dedup);
     assert_eq!(engine.topics, model.topics);
     assert_eq!(engine.subscriptions, model.subscriptions);
+    assert_eq!(engine.shared_contents, model.shared_contents);
 }
 
 /// Everything committed before `close` is there after reopening.

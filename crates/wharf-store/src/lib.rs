@@ -3,8 +3,8 @@
 //! suite ([`conformance`]) every engine must pass.
 //!
 //! A store persists what must survive a restart: queues, messages (metadata apart from content so
-//! start-up reads only the small part), FIFO deduplication records, topics
-//! with their subscriptions, and a few settings. It knows nothing of visibility, leases
+//! start-up reads only the small part; one content shared by the messages of a fan-out), FIFO
+//! deduplication records, topics with their subscriptions, and a few settings. It knows nothing of visibility, leases
 //! or any protocol; the domain keeps the hot index in memory and rebuilds it from [`Snapshot`].
 //!
 //! Writes are submitted as batches of [`Mutation`]s. A batch is applied atomically and the
@@ -51,6 +51,8 @@ pub struct Snapshot {
     pub topics: Vec<TopicRecord>,
     /// Subscriptions in ascending (topic, id) order.
     pub subscriptions: Vec<SubscriptionRecord>,
+    /// Every shared content still referenced, with its reference count, in ascending id order.
+    pub shared_contents: Vec<(SharedContentId, u32)>,
 }
 
 /// A durable storage engine.

@@ -2,8 +2,8 @@
 //! implementation of [`Store`], and the model other engines are compared with.
 
 use crate::{
-    Commit, DedupKey, DedupRecord, MessageContent, MessageMeta, Mutation, QueueId, QueueRecord, Snapshot, Store,
-    StoreError, SubscriptionRecord, TopicId, TopicRecord,
+    Commit, DedupKey, DedupRecord, MessageContent, MessageMeta, Mutation, QueueId, QueueRecord, SharedContentId,
+    Snapshot, Store, StoreError, SubscriptionRecord, TopicId, TopicRecord,
 };
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -16,7 +16,9 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct MemoryState {
     queues: BTreeMap<QueueId, QueueRecord>,
-    messages: BTreeMap<(QueueId, u64), (MessageMeta, MessageContent)>,
+    messages: BTreeMap<(QueueId, u64), (MessageMeta, Stored)>,
+    /// Shared contents with their reference counts.
+    shared: BTreeMap<SharedContentId, (MessageContent, u32)>,
     settings: BTreeMap<String, Vec<u8>>,
     dedup: BTreeMap<(QueueId, DedupKey), DedupRecord>,
     topics: BTreeMap<TopicId, TopicRecord>,
@@ -35,7 +37,40 @@ impl MemoryStore {
     }
 }
 
+/// A message's own content, or the shared content it refers to.
+#[derive(Debug, Clone)]
+enum Stored {
+    Own(MessageContent),
+    Shared(SharedContentId),
+}
+
 impl MemoryState {
+    /// Drops the messages `remove` picks, releasing the shared contents they refer to.
+    fn remove_messages(&mut self, mut remove: impl FnMut(&(QueueId, u64)) -> bool) {
+        let mut released = Vec::new();
+        self.messages.retain(|key, (_, stored)| {
+            if !remove(key) {
+                return true;
+            }
+            if let Stored::Shared(id) = stored {
+                released.push(*id);
+            }
+            false
+        });
+        for id in released {
+            self.release(id);
+        }
+    }
+
+    fn release(&mut self, id: SharedContentId) {
+        if let Some((_, references)) = self.shared.get_mut(&id) {
+            *references = references.saturating_sub(1);
+            if *references == 0 {
+                self.shared.remove(&id);
+            }
+        }
+    }
+
     fn apply(&mut self, mutation: Mutation) {
         match mutation {
             Mutation::PutQueue(record) => {
@@ -43,11 +78,17 @@ impl MemoryState {
             }
             Mutation::DeleteQueue(queue) => {
                 self.queues.remove(&queue);
-                self.messages.retain(|(owner, _), _| *owner != queue);
+                self.remove_messages(|(owner, _)| *owner == queue);
                 self.dedup.retain(|(owner, _), _| *owner != queue);
             }
             Mutation::PutMessage { queue, meta, content } => {
-                self.messages.insert((queue, meta.seq), (meta, content));
+                self.messages.insert((queue, meta.seq), (meta, Stored::Own(content)));
+            }
+            Mutation::PutSharedContent { id, content, references } => {
+                self.shared.insert(id, (content, references));
+            }
+            Mutation::PutSharingMessage { queue, meta, shared } => {
+                self.messages.insert((queue, meta.seq), (meta, Stored::Shared(shared)));
             }
             Mutation::UpdateMessage { queue, meta } => {
                 if let Some(entry) = self.messages.get_mut(&(queue, meta.seq)) {
@@ -55,10 +96,12 @@ impl MemoryState {
                 }
             }
             Mutation::DeleteMessage { queue, seq } => {
-                self.messages.remove(&(queue, seq));
+                if let Some((_, Stored::Shared(id))) = self.messages.remove(&(queue, seq)) {
+                    self.release(id);
+                }
             }
             Mutation::PurgeMessages { queue, up_to_seq } => {
-                self.messages.retain(|(owner, seq), _| *owner != queue || *seq > up_to_seq);
+                self.remove_messages(|(owner, seq)| *owner == queue && *seq <= up_to_seq);
             }
             Mutation::PutSetting { key, value } => {
                 self.settings.insert(key, value);
@@ -113,6 +156,7 @@ impl Store for MemoryStore {
             dedup,
             topics: state.topics.values().cloned().collect(),
             subscriptions: state.subscriptions.values().cloned().collect(),
+            shared_contents: state.shared.iter().map(|(id, (_, references))| (*id, *references)).collect(),
         })
     }
 
@@ -128,7 +172,11 @@ impl Store for MemoryStore {
     }
 
     fn read_content(&self, queue: QueueId, seq: u64) -> Result<Option<MessageContent>, StoreError> {
-        Ok(self.lock().messages.get(&(queue, seq)).map(|(_, content)| content.clone()))
+        let state = self.lock();
+        Ok(state.messages.get(&(queue, seq)).and_then(|(_, stored)| match stored {
+            Stored::Own(content) => Some(content.clone()),
+            Stored::Shared(id) => state.shared.get(id).map(|(content, _)| content.clone()),
+        }))
     }
 
     fn close(&self) -> Result<(), StoreError> {

@@ -72,6 +72,10 @@ pub struct DedupRecord {
     pub expires_ms: u64,
 }
 
+/// Names a content stored once for several messages (one publication fanned out to several
+/// queues): the message id of the first of them.
+pub type SharedContentId = [u8; 16];
+
 /// A typed value attached to a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttributeRecord {
@@ -114,6 +118,20 @@ pub enum Mutation {
         queue: QueueId,
         meta: MessageMeta,
         content: MessageContent,
+    },
+    /// Stores content that several messages share, counting the `references` that
+    /// [`Mutation::PutSharingMessage`]s make to it. Each message that is deleted (alone, by a
+    /// purge or with its queue) releases one; the content is removed with the last.
+    PutSharedContent {
+        id: SharedContentId,
+        content: MessageContent,
+        references: u32,
+    },
+    /// Stores a new message whose content is the shared content `shared`.
+    PutSharingMessage {
+        queue: QueueId,
+        meta: MessageMeta,
+        shared: SharedContentId,
     },
     /// Replaces a stored message's metadata (receive count, first receive time).
     UpdateMessage {

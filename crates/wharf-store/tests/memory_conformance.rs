@@ -12,3 +12,8 @@ async fn memory_store_matches_itself_on_random_sequences() {
         conformance::check_random_against_model(&MemoryStore::new(), seed).await;
     }
 }
+
+#[tokio::test]
+async fn memory_store_shares_content() {
+    conformance::check_shared_content(&MemoryStore::new()).await;
+}
