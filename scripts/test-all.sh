@@ -2,7 +2,8 @@
 # Runs every test of the project, the same way on a developer's machine and in CI:
 #   formatting, lints, the Rust tests, a release build, then the black-box compatibility suite
 #   (tests/compat: boto3, the AWS CLI and raw awsQuery/awsJson requests against the release
-#   binary). Needs only the Rust toolchain, python3 (with venv) and access to PyPI.
+#   binary). Needs the Rust toolchain, python3 (with venv), access to PyPI, and OpenSSL's
+#   development files (installed with apt-get when missing).
 # Usage: scripts/test-all.sh [extra pytest arguments, e.g. -k query -x]
 set -euo pipefail
 
@@ -14,6 +15,15 @@ case "$CARGO_TARGET_DIR" in /*) ;; *) CARGO_TARGET_DIR="$ROOT/$CARGO_TARGET_DIR"
 
 section() { printf '\n========== %s ==========\n' "$*"; }
 started=$SECONDS
+
+section "build prerequisites"
+# OpenSSL's development files, for the SNS message signer (docs/decisions/0008).
+if ! pkg-config --exists openssl 2>/dev/null; then
+    echo "installing libssl-dev and pkg-config"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libssl-dev pkg-config
+fi
+echo "openssl $(pkg-config --modversion openssl)"
 
 section "cargo fmt --check"
 cargo fmt --all -- --check

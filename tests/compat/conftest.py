@@ -2,7 +2,8 @@
 
 The suite builds nothing: it runs the binary named by WHARF_BIN (default target/release/wharf
 under the repository root), on a free 127.0.0.1 port with a fresh temporary data directory, and
-stops it with SIGTERM at the end, asserting a clean exit (code 0).
+stops it with SIGTERM at the end, asserting a clean exit (code 0). A module that needs a server
+with its own configuration (e.g. an SMTP relay) starts another with `running_wharf(config_toml)`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -29,8 +31,9 @@ READY_PREFIX = "wharf listening on "
 
 
 class WharfServer:
-    def __init__(self, binary: Path):
+    def __init__(self, binary: Path, config_toml: str | None = None):
         self.binary = binary
+        self.config_toml = config_toml
         self.work_dir = Path(tempfile.mkdtemp(prefix="wharf-compat-"))
         self.data_dir = self.work_dir / "data"
         self.stdout_path = self.work_dir / "stdout.log"
@@ -41,6 +44,10 @@ class WharfServer:
     def start(self) -> None:
         # Port 0: the kernel picks a free port and the server prints the address it bound.
         command = [str(self.binary), "--data-dir", str(self.data_dir), "--listen", "127.0.0.1:0"]
+        if self.config_toml is not None:
+            config_path = self.work_dir / "wharf.toml"
+            config_path.write_text(self.config_toml)
+            command += ["--config", str(config_path)]
         env = {key: value for key, value in os.environ.items() if not key.startswith("WHARF_")}
         with open(self.stdout_path, "wb") as stdout, open(self.stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(command, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, env=env)
@@ -88,15 +95,24 @@ def wharf_binary() -> Path:
     return binary
 
 
+@contextmanager
+def running_wharf(config_toml: str | None = None):
+    """A `wharf` started with the given TOML configuration; stopped afterwards, asserting exit 0."""
+    server = WharfServer(wharf_binary(), config_toml)
+    server.start()
+    try:
+        yield server
+    finally:
+        exit_code = server.stop()
+        logs = server.logs()
+        shutil.rmtree(server.work_dir, ignore_errors=True)
+    assert exit_code == 0, f"wharf exited with {exit_code} after SIGTERM:\n{logs}"
+
+
 @pytest.fixture(scope="session")
 def wharf():
-    server = WharfServer(wharf_binary())
-    server.start()
-    yield server
-    exit_code = server.stop()
-    logs = server.logs()
-    shutil.rmtree(server.work_dir, ignore_errors=True)
-    assert exit_code == 0, f"wharf exited with {exit_code} after SIGTERM:\n{logs}"
+    with running_wharf() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,7 @@ as work lands).
 
 SNS: botocore's model speaks awsQuery only, so each operation is called once, through a boto3
 "sns" client with a minimal valid request. The same rule decides (`InvalidAction`, or a 404/501
-without an error code, means unknown); SNS_NOT_YET_IMPLEMENTED lists the operations expected to
-answer `InvalidAction`, and the test fails when one of them starts working or when an operation
-outside it stops working.
+without an error code, means unknown), and the test fails if any operation is unknown.
 """
 
 from __future__ import annotations
@@ -31,35 +29,6 @@ from helpers import ACCOUNT_ID, REGION, find_local, json_request, local_name, qu
 # Operations of the model the server does not implement yet; empty now that every SQS operation
 # is served. A name added here must answer with a well-formed error until it is implemented.
 NOT_YET_IMPLEMENTED: frozenset[str] = frozenset()
-
-# SNS operations the server does not implement yet (SMS and mobile push): each must answer
-# `InvalidAction` until it is implemented, and then leave this list.
-SNS_NOT_YET_IMPLEMENTED: frozenset[str] = frozenset(
-    {
-        "CheckIfPhoneNumberIsOptedOut",
-        "CreatePlatformApplication",
-        "CreatePlatformEndpoint",
-        "CreateSMSSandboxPhoneNumber",
-        "DeleteEndpoint",
-        "DeletePlatformApplication",
-        "DeleteSMSSandboxPhoneNumber",
-        "GetEndpointAttributes",
-        "GetPlatformApplicationAttributes",
-        "GetSMSAttributes",
-        "GetSMSSandboxAccountStatus",
-        "ListEndpointsByPlatformApplication",
-        "ListOriginationNumbers",
-        "ListPhoneNumbersOptedOut",
-        "ListPlatformApplications",
-        "ListSMSSandboxPhoneNumbers",
-        "OptInPhoneNumber",
-        "SetEndpointAttributes",
-        "SetPlatformApplicationAttributes",
-        "SetSMSAttributes",
-        "VerifySMSSandboxPhoneNumber",
-    }
-)
-
 
 def placeholder(shape):
     """A syntactically valid value for a shape, for operations without a hand-written request."""
@@ -265,7 +234,6 @@ def test_every_sns_model_operation_is_implemented(sns, sqs, capsys):
     model = botocore.session.get_session().get_service_model("sns")
     operations = list(model.operation_names)
     assert len(operations) >= 42, operations
-    assert not SNS_NOT_YET_IMPLEMENTED - set(operations), "SNS_NOT_YET_IMPLEMENTED names unknown operations"
 
     topic_arn = sns.create_topic(Name=unique_name("coverage"))["TopicArn"]
     queue_url = sqs.create_queue(QueueName=unique_name("coverage"))["QueueUrl"]
@@ -278,7 +246,7 @@ def test_every_sns_model_operation_is_implemented(sns, sqs, capsys):
     try:
         for name in ordered:
             payload = requests.get(name)
-            if payload is None:  # SMS, mobile push, and operations newer than this test
+            if payload is None:  # SMS, mobile push, and operations newer than this test: fill required members
                 operation = model.operation_model(name)
                 payload = placeholder(operation.input_shape) if operation.input_shape else {}
             implemented, said = sns_outcome(getattr(sns, xform_name(name)), payload)
@@ -302,11 +270,5 @@ def test_every_sns_model_operation_is_implemented(sns, sqs, capsys):
     with capsys.disabled():
         print("\n" + "\n".join(lines))
 
-    missing = sorted(name for name, implemented, _ in rows if not implemented and name not in SNS_NOT_YET_IMPLEMENTED)
+    missing = sorted(name for name, implemented, _ in rows if not implemented)
     assert missing == [], f"SNS operations not implemented: {missing}"
-    now_implemented = sorted(name for name, implemented, _ in rows if implemented and name in SNS_NOT_YET_IMPLEMENTED)
-    assert now_implemented == [], f"implemented now, remove from SNS_NOT_YET_IMPLEMENTED: {now_implemented}"
-    badly_refused = sorted(
-        (name, said) for name, _, said in rows if name in SNS_NOT_YET_IMPLEMENTED and said != "400 InvalidAction"
-    )
-    assert badly_refused == [], f"unimplemented SNS operations must answer 400 InvalidAction: {badly_refused}"

@@ -22,10 +22,26 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
+/// A request for a `/_wharf/…` path; admin requests carry no body.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminRequest<'a> {
+    pub method: &'a str,
+    /// The path after `/_wharf/`.
+    pub path: &'a str,
+    /// The query string, without `?`.
+    pub query: &'a str,
+}
+
+/// An admin answer: status, content type and body.
+pub type AdminReply = (u16, &'static str, Bytes);
+
 /// Serves `/_wharf/…` paths.
 pub trait AdminHandler: Send + Sync + 'static {
-    /// Returns status, content type and body, or `None` for an unknown path.
-    fn handle(&self, path: &str) -> Option<(u16, &'static str, Bytes)>;
+    /// Returns the reply, or `None` for an unknown path.
+    fn handle<'a>(
+        &'a self,
+        request: AdminRequest<'a>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Option<AdminReply>> + Send + 'a>>;
 }
 
 #[derive(Debug, Clone)]
@@ -115,7 +131,12 @@ impl Edge {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path().to_string();
         if let Some(admin_path) = path.strip_prefix(ADMIN_PREFIX) {
-            return match self.admin.handle(admin_path) {
+            let request = AdminRequest {
+                method: parts.method.as_str(),
+                path: admin_path,
+                query: parts.uri.query().unwrap_or(""),
+            };
+            return match self.admin.handle(request).await {
                 Some((status, content_type, body)) => plain_response(status, content_type, body),
                 None => plain_response(404, "text/plain", Bytes::from_static(b"not found\n")),
             };

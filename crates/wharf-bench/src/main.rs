@@ -147,8 +147,8 @@ struct SnsArgs {
     /// never purged.
     #[arg(long, value_name = "PREFIX", default_value = "wharf-bench-sns")]
     queue_prefix: String,
-    /// SQS queues subscribed to the topic (RawMessageDelivery=true); every publication is
-    /// delivered to each.
+    /// SQS queues subscribed to the topic (RawMessageDelivery=true unless --signed); every
+    /// publication is delivered to each.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     queues: u32,
     /// Concurrent publishers, one connection each.
@@ -161,6 +161,11 @@ struct SnsArgs {
     /// Messages per publish request: 1 uses Publish, 2..=10 PublishBatch.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10))]
     batch: u32,
+    /// Subscribe the queues without RawMessageDelivery: each delivery is the signed JSON
+    /// notification. Use another --topic and --queue-prefix than raw runs: a subscription's
+    /// attributes are fixed when it is made.
+    #[arg(long)]
+    signed: bool,
     /// Size of each message in bytes (SNS allows 256 KiB per publication, and per batch).
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=SNS_PAYLOAD_BYTES_MAX))]
     body_bytes: u64,
@@ -303,6 +308,7 @@ impl SnsArgs {
             messages_max: self.messages,
             publish_rate_per_second: self.rate,
             wait_time_seconds: self.wait_secs,
+            signed: self.signed,
             progress: !self.quiet,
         })
     }

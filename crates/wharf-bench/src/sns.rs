@@ -1,10 +1,11 @@
 //! The SNS fan-out scenario: one topic, N SQS queues subscribed to it with raw message
-//! delivery; publishers publish (Publish or PublishBatch over awsQuery) while consumers drain
+//! delivery (or, with `signed`, receiving the signed JSON notification); publishers publish (Publish or PublishBatch over awsQuery) while consumers drain
 //! every queue (ReceiveMessage with long polling, DeleteMessageBatch over awsJson), so each
 //! publication is counted once when published and N times when delivered.
 //!
 //! Setup is idempotent and never deletes anything: CreateTopic, CreateQueue for each queue,
-//! GetQueueAttributes for its QueueArn, Subscribe (protocol `sqs`, RawMessageDelivery=true).
+//! GetQueueAttributes for its QueueArn, Subscribe (protocol `sqs`, RawMessageDelivery=true unless
+//! `signed`).
 //! Queues are not purged, so messages left by an earlier run are drained by the next one; every
 //! body starts with a tag of its run, so those are counted apart (`stale`), not as deliveries.
 //!
@@ -56,6 +57,8 @@ pub struct SnsSettings {
     /// replies come.
     pub publish_rate_per_second: Option<f64>,
     pub wait_time_seconds: u32,
+    /// Subscribe without RawMessageDelivery, so every delivery is the signed JSON notification.
+    pub signed: bool,
     pub progress: bool,
 }
 
@@ -113,8 +116,8 @@ struct Shared {
     /// Earlier runs' messages received and deleted.
     stale: WindowedCounter,
     receive_md5_mismatches: AtomicU64,
-    /// Bodies wrapped in the JSON notification envelope although the subscription asked for raw
-    /// delivery.
+    /// Bodies wrapped in the JSON notification envelope although the subscriptions asked for raw
+    /// delivery (with `signed`, raw bodies although they did not).
     envelope_deliveries: AtomicU64,
     /// Set when `--messages` ended because deliveries stopped arriving.
     drain_stalled: AtomicBool,
@@ -177,8 +180,9 @@ async fn set_up(
             .filter(|arn| !arn.is_empty())
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("GetQueueAttributes of {url} returned no QueueArn"))?;
+        let raw: &[(&str, &str)] = if settings.signed { &[] } else { &[("RawMessageDelivery", "true")] };
         let subscription_arn = sns
-            .subscribe(&topic_arn, "sqs", &arn, &[("RawMessageDelivery", "true")])
+            .subscribe(&topic_arn, "sqs", &arn, raw)
             .await
             .with_context(|| format!("Subscribe {arn} to {topic_arn} failed"))?;
         anyhow::ensure!(
@@ -197,7 +201,8 @@ pub async fn run(settings: SnsSettings, sns: SnsClient, sqs: SqsClient) -> anyho
     settings.validate()?;
     let (topic_arn, queues) = set_up(&settings, &sns, &sqs).await?;
     if settings.progress {
-        eprintln!("topic {topic_arn}: {} queues subscribed with RawMessageDelivery=true", queues.len());
+        let delivery = if settings.signed { "signed notifications" } else { "RawMessageDelivery=true" };
+        eprintln!("topic {topic_arn}: {} queues subscribed with {delivery}", queues.len());
         for queue in &queues {
             eprintln!("  {} <- {}", queue.arn, queue.subscription_arn);
         }
@@ -464,7 +469,7 @@ async fn consumer(shared: Arc<Shared>, client: SqsClient, index: usize) -> Opera
         let (receipt_handles, mismatches) =
             take_receipt_handles(messages, operations.operation("ReceiveMessage"), |message| {
                 let body = message.body.as_deref().unwrap_or("");
-                envelopes += u64::from(is_notification_envelope(body));
+                envelopes += u64::from(is_notification_envelope(body) != shared.settings.signed);
                 if message.receipt_handle.is_some() {
                     this_run.push(shared.is_this_run(body));
                 }
@@ -520,6 +525,7 @@ mod tests {
             messages_max: None,
             publish_rate_per_second: None,
             wait_time_seconds: 1,
+            signed: false,
             progress: false,
         }
     }

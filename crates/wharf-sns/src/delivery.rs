@@ -10,11 +10,12 @@
 
 use crate::arns;
 use crate::delivery_policy::RetryPolicy;
+use crate::http_client::DeliveryClient;
+pub use crate::mail_relay::MailRelay;
+use crate::mobile::{self, ApplicationId, EndpointId};
+use crate::senders::{Channel, MobileMessage, MobileSender};
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +27,8 @@ use wharf_domain::{
 
 /// The protocols whose deliveries go into the outbox. Firehose deliveries are kept there, not
 /// sent, until Wharf has a Firehose service to hand them to.
-pub const DELIVERED_PROTOCOLS: &[&str] = &["http", "https", "email", "email-json", "lambda", "firehose"];
+pub const DELIVERED_PROTOCOLS: &[&str] =
+    &["http", "https", "email", "email-json", "lambda", "firehose", "sms", "application"];
 /// How long a kept Firehose delivery stays out of the deliverer's way before it looks again.
 const KEPT_DELIVERY_SECONDS: u32 = 43_200;
 
@@ -125,12 +127,13 @@ pub fn outbox_message(
     message_id: &str,
     raw: bool,
     subject: Option<&str>,
-    body: String,
+    body: impl Into<Bytes>,
 ) -> NewMessage {
+    let body = body.into();
     let size_bytes = u32::try_from(body.len()).unwrap_or(u32::MAX);
     NewMessage {
         content: MessageContent {
-            body: Bytes::from(body),
+            body,
             attributes: vec![
                 text("account", &topic.account),
                 text("topic", &topic.name),
@@ -139,6 +142,27 @@ pub fn outbox_message(
                 text("message_id", message_id),
                 text("raw", if raw { "true" } else { "false" }),
                 text("subject", subject.unwrap_or("")),
+            ],
+            ..MessageContent::default()
+        },
+        delay_seconds: None,
+        size_bytes,
+    }
+}
+
+/// The outbox message for a message sent straight to a phone number (`sms`) or a platform
+/// endpoint (`application`), outside any topic.
+pub fn direct_message(account: &str, protocol: &str, destination: &str, message_id: &str, body: String) -> NewMessage {
+    let size_bytes = u32::try_from(body.len()).unwrap_or(u32::MAX);
+    NewMessage {
+        content: MessageContent {
+            body: Bytes::from(body),
+            attributes: vec![
+                text("account", account),
+                text("direct_protocol", protocol),
+                text("destination", destination),
+                text("type", Kind::Notification.as_str()),
+                text("message_id", message_id),
             ],
             ..MessageContent::default()
         },
@@ -163,15 +187,16 @@ pub struct Deliverer {
     lambda_endpoint: Option<String>,
     /// The SMTP relay `email` and `email-json` subscriptions are delivered through, if configured.
     mail: Option<MailRelay>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    /// Speaks http and https (see [`crate::http_client`]).
+    client: DeliveryClient,
+    /// Where `sms` and `application` deliveries go.
+    mobile: Arc<dyn MobileSender>,
 }
 
-/// Where and as whom email notifications are sent.
-#[derive(Debug, Clone)]
-pub struct MailRelay {
-    /// `host:port` of an SMTP server that accepts mail without TLS (a local relay or sink).
-    pub server: String,
-    pub from: String,
+/// The topic and subscription a delivery came through.
+struct Source {
+    topic_arn: String,
+    subscription_arn: String,
 }
 
 impl Deliverer {
@@ -181,9 +206,10 @@ impl Deliverer {
         region: String,
         lambda_endpoint: Option<String>,
         mail: Option<MailRelay>,
+        mobile: Arc<dyn MobileSender>,
+        client: DeliveryClient,
     ) -> Arc<Self> {
-        let client = Client::builder(TokioExecutor::new()).build_http();
-        Arc::new(Deliverer { engine, outbox, region, lambda_endpoint, mail, client })
+        Arc::new(Deliverer { engine, outbox, region, lambda_endpoint, mail, client, mobile })
     }
 
     pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
@@ -221,6 +247,10 @@ impl Deliverer {
 
     async fn deliver(&self, delivery: Delivery) {
         let content = &delivery.content;
+        if let Some(protocol) = attribute(content, "direct_protocol") {
+            let destination = attribute(content, "destination").unwrap_or("");
+            return self.deliver_mobile(&delivery, protocol, destination, None).await;
+        }
         let target = (|| {
             let topic = self.engine.topic(attribute(content, "account")?, attribute(content, "topic")?)?;
             let subscription = topic.subscription(attribute(content, "subscription")?)?;
@@ -243,6 +273,12 @@ impl Deliverer {
             Endpoint::External { protocol, address } if protocol == "lambda" => {
                 (self.invoke(address, content).await, RetryPolicy::aws_managed())
             }
+            Endpoint::External { protocol, address } if protocol == "sms" || protocol == "application" => {
+                let topic_arn = arns::topic(&self.region, &topic.account, &topic.name);
+                let subscription_arn = arns::subscription(&topic_arn, &subscription.key);
+                let source = Source { topic_arn, subscription_arn };
+                return self.deliver_mobile(&delivery, protocol, address, Some(source)).await;
+            }
             Endpoint::External { protocol, .. } if protocol == "firehose" => {
                 if let Err(error) = self.engine.change_visibility(&self.outbox, delivery.lease(), KEPT_DELIVERY_SECONDS)
                 {
@@ -255,17 +291,67 @@ impl Deliverer {
         if delivered {
             return self.finish(&delivery).await;
         }
-        match policy.delay_before(delivery.meta.receive_count) {
-            Some(delay_seconds) => {
-                if let Err(error) = self.engine.change_visibility(&self.outbox, delivery.lease(), delay_seconds) {
-                    tracing::warn!(%error, "cannot schedule an SNS delivery retry");
+        if !self.retry(&delivery, &policy) {
+            self.dead_letter(&subscription, content).await;
+            self.finish(&delivery).await;
+        }
+    }
+
+    /// Schedules the next attempt; false when the policy has none left.
+    fn retry(&self, delivery: &Delivery, policy: &RetryPolicy) -> bool {
+        let Some(delay_seconds) = policy.delay_before(delivery.meta.receive_count) else { return false };
+        if let Err(error) = self.engine.change_visibility(&self.outbox, delivery.lease(), delay_seconds) {
+            tracing::warn!(%error, "cannot schedule an SNS delivery retry");
+        }
+        true
+    }
+
+    /// Hands an SMS or push message to the mobile sender. Messages for a number that opted out,
+    /// or for an endpoint or application that is disabled or gone, are dropped, as AWS does.
+    async fn deliver_mobile(&self, delivery: &Delivery, protocol: &str, destination: &str, source: Option<Source>) {
+        let content = &delivery.content;
+        let account = attribute(content, "account").unwrap_or("");
+        let (channel, token) = if protocol == "sms" {
+            let opted_out = self.engine.catalog_entry(mobile::OPTED_OUT, &mobile::number_key(account, destination));
+            if opted_out.is_some() {
+                tracing::debug!(destination, "an SMS to a number that opted out is dropped");
+                return self.finish(delivery).await;
+            }
+            (Channel::Sms, None)
+        } else {
+            match self.enabled_endpoint_token(destination) {
+                Some(token) => (Channel::Push, Some(token)),
+                None => {
+                    tracing::debug!(destination, "a push message to a disabled or deleted endpoint is dropped");
+                    return self.finish(delivery).await;
                 }
             }
-            None => {
-                self.dead_letter(&subscription, content).await;
-                self.finish(&delivery).await;
-            }
+        };
+        let (topic_arn, subscription_arn) = source.map(|source| (source.topic_arn, source.subscription_arn)).unzip();
+        let message = MobileMessage {
+            channel,
+            message_id: attribute(content, "message_id").unwrap_or("").to_string(),
+            account: account.to_string(),
+            destination: destination.to_string(),
+            message: String::from_utf8_lossy(&content.body).into_owned(),
+            topic_arn,
+            subscription_arn,
+            token,
+            timestamp: crate::envelope::timestamp(self.engine.clock().now_ms()),
+        };
+        if self.mobile.send(message).await || !self.retry(delivery, &RetryPolicy::aws_managed()) {
+            self.finish(delivery).await;
         }
+    }
+
+    /// The platform token of an endpoint that exists and is enabled, in an enabled application.
+    fn enabled_endpoint_token(&self, endpoint_arn: &str) -> Option<String> {
+        let endpoint = EndpointId::parse_arn(endpoint_arn)?;
+        let entry = self.engine.catalog_entry(mobile::ENDPOINTS, &endpoint.key())?;
+        let application: &ApplicationId = &endpoint.application;
+        let application = self.engine.catalog_entry(mobile::APPLICATIONS, &application.key())?;
+        let enabled = |entry: &wharf_domain::catalog::Entry| entry.get("Enabled").is_none_or(|value| value != "false");
+        (enabled(&entry) && enabled(&application)).then(|| entry.get("Token").cloned().unwrap_or_default())
     }
 
     /// POSTs the message; true on a 2xx answer.
@@ -312,15 +398,7 @@ impl Deliverer {
         let subject = attribute(content, "subject").unwrap_or("");
         let body = String::from_utf8_lossy(&content.body).into_owned();
         let Ok(mail) = lettre::Message::builder().from(from).to(to).subject(subject).body(body) else { return false };
-        let (host, port) = match relay.server.rsplit_once(':') {
-            Some((host, port)) => (host, port.parse().unwrap_or(25)),
-            None => (relay.server.as_str(), 25),
-        };
-        let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(host)
-            .port(port)
-            .timeout(Some(ATTEMPT_TIMEOUT))
-            .build();
-        match transport.send(mail).await {
+        match relay.transport(ATTEMPT_TIMEOUT).send(mail).await {
             Ok(_) => true,
             Err(error) => {
                 tracing::debug!(address, %error, "SNS email delivery failed");

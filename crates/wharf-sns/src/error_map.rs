@@ -21,6 +21,13 @@ pub enum ErrorKind {
     BatchEntryIdsNotDistinct,
     InvalidBatchEntryId,
     BatchRequestTooLong,
+    EndpointDisabled,
+    PlatformApplicationDisabled,
+    OptedOut,
+    /// Code `ValidationException` (ListOriginationNumbers' limits).
+    ValidationException,
+    /// The model gives no code: the shape name is the code.
+    VerificationException,
     Internal,
 }
 
@@ -44,6 +51,11 @@ impl ErrorKind {
             BatchEntryIdsNotDistinct => ("BatchEntryIdsNotDistinct", 400, true),
             InvalidBatchEntryId => ("InvalidBatchEntryId", 400, true),
             BatchRequestTooLong => ("BatchRequestTooLong", 400, true),
+            EndpointDisabled => ("EndpointDisabled", 400, true),
+            PlatformApplicationDisabled => ("PlatformApplicationDisabled", 400, true),
+            OptedOut => ("OptedOut", 400, true),
+            ValidationException => ("ValidationException", 400, true),
+            VerificationException => ("VerificationException", 400, true),
             Internal => ("InternalError", 500, false),
         }
     }
@@ -115,6 +127,7 @@ mod tests {
         assert_eq!(ErrorKind::NotFound.wire(), ("NotFound", 404, true));
         assert_eq!(ErrorKind::AuthorizationError.wire(), ("AuthorizationError", 403, true));
         assert_eq!(ErrorKind::Internal.wire(), ("InternalError", 500, false));
+        assert_eq!(ErrorKind::VerificationException.wire(), ("VerificationException", 400, true));
         assert_eq!(SnsError::from(DomainError::TopicDoesNotExist).kind, ErrorKind::NotFound);
         let filter = SnsError::from(DomainError::InvalidFilterPolicy("bad".into()));
         assert_eq!(

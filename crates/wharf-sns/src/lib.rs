@@ -7,18 +7,25 @@
 //!
 //! Layout: `protocol` (decode inputs, render outputs and errors), `error_map` (every SNS error),
 //! `arns` (topic and subscription ARNs), `message` (message and attribute validation),
-//! `envelope` (the JSON notification), `signing` (the RSA key, certificate and signatures), and
-//! `ops/` with one module per group of operations.
+//! `envelope` (the JSON notification), `signing` (the RSA key, certificate and signatures),
+//! `delivery` (the outbox and its deliverer) with `http_client` (the http/https client it uses),
+//! `mail_relay` (the SMTP relay and its TLS) and `tls_roots` (the CAs trusted for outgoing TLS),
+//! and `ops/` with one module per group of operations.
 
 mod arns;
 pub mod delivery;
 mod delivery_policy;
 mod envelope;
 mod error_map;
+pub mod http_client;
+pub mod mail_relay;
 mod message;
+mod mobile;
 mod ops;
 mod protocol;
+pub mod senders;
 pub mod signing;
+pub mod tls_roots;
 
 pub use error_map::{ErrorKind, SnsError};
 
@@ -90,6 +97,12 @@ impl Context<'_> {
     pub fn topic_arn(&self, topic: &Topic) -> String {
         arns::topic(self.region(), &topic.account, &topic.name)
     }
+}
+
+/// Opts a phone number out of SMS from an account, as a STOP reply from the phone would;
+/// OptInPhoneNumber undoes it.
+pub async fn opt_out_phone_number(engine: &Engine, account: &str, number: &str) -> Result<(), SnsError> {
+    ops::sms::opt_out(engine, account, number).await
 }
 
 impl AwsService for SnsService {

@@ -98,7 +98,8 @@ pub fn success(protocol: Protocol, operation: &str, output: &Value, request_id: 
         },
         Protocol::Query => {
             let shape_of = |name: &str| match name {
-                "Attributes" => XmlShape::WrappedMap,
+                // `attributes`: GetSMSAttributes' map, named in lower camel case by the model.
+                "Attributes" | "attributes" => XmlShape::WrappedMap,
                 _ => XmlShape::Plain,
             };
             let result = (!NO_OUTPUT_OPERATIONS.contains(&operation)).then_some(output);
@@ -173,6 +174,48 @@ mod tests {
             json!({"TopicArn": "a", "PublishBatchRequestEntries": [{"Id": "1", "Message": "m",
                    "MessageAttributes": {"n": {"DataType": "String", "StringValue": "v"}}}]})
         );
+    }
+
+    #[test]
+    fn reshapes_lower_camel_sms_members() {
+        assert_eq!(
+            document(
+                "Action=SetSMSAttributes&attributes.entry.1.key=DefaultSMSType&attributes.entry.1.value=Promotional"
+            ),
+            json!({"attributes": {"DefaultSMSType": "Promotional"}})
+        );
+        assert_eq!(
+            document("Action=GetSMSAttributes&attributes.member.1=DefaultSMSType&attributes.member.2=DefaultSenderID"),
+            json!({"attributes": ["DefaultSMSType", "DefaultSenderID"]})
+        );
+    }
+
+    fn rendered(operation: &str, output: Value) -> String {
+        let response = success(Protocol::Query, operation, &output, "r");
+        String::from_utf8(response.body.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn renders_sms_maps_and_lists_as_query_xml() {
+        let text = rendered("GetSMSAttributes", json!({"attributes": {"DefaultSMSType": "Promotional"}}));
+        assert!(text.contains(
+            "<GetSMSAttributesResult><attributes><entry><key>DefaultSMSType</key><value>Promotional</value></entry></attributes></GetSMSAttributesResult>"
+        ));
+        let text = rendered("ListPhoneNumbersOptedOut", json!({"phoneNumbers": ["+15555550100"], "nextToken": "t"}));
+        assert!(text.contains("<phoneNumbers><member>+15555550100</member></phoneNumbers><nextToken>t</nextToken>"));
+        let text = rendered(
+            "ListPlatformApplications",
+            json!({"PlatformApplications": [{"PlatformApplicationArn": "arn", "Attributes": {"Enabled": "true"}}]}),
+        );
+        assert!(text.contains(
+            "<PlatformApplications><member><PlatformApplicationArn>arn</PlatformApplicationArn><Attributes><entry><key>Enabled</key><value>true</value></entry></Attributes></member></PlatformApplications>"
+        ));
+        let text = rendered("CheckIfPhoneNumberIsOptedOut", json!({"isOptedOut": true}));
+        assert!(text.contains(
+            "<CheckIfPhoneNumberIsOptedOutResult><isOptedOut>true</isOptedOut></CheckIfPhoneNumberIsOptedOutResult>"
+        ));
+        let text = rendered("DeleteEndpoint", json!({}));
+        assert!(!text.contains("DeleteEndpointResult"));
     }
 
     #[test]

@@ -22,7 +22,6 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rsa::sha2::{Digest as _, Sha256};
 use rsa::traits::PublicKeyParts as _;
 use rsa::PrivateKey;
-use sha1::Sha1;
 use std::fmt;
 use std::fs;
 use std::io::{self, Read as _, Write as _};
@@ -194,6 +193,8 @@ pub struct Signer {
 
 struct KeyMaterial {
     private_key: PrivateKey,
+    /// The same key for OpenSSL, which makes the per-message signatures.
+    signing_key: openssl::pkey::PKey<openssl::pkey::Private>,
     certificate_pem: String,
 }
 
@@ -242,10 +243,13 @@ impl Signer {
             return String::new();
         };
         let text = string_to_sign(fields);
-        let signature = match version {
-            SignatureVersion::V1 => material.private_key.pkcs1v15_sign::<Sha1>(text.as_bytes()),
-            SignatureVersion::V2 => material.private_key.pkcs1v15_sign::<Sha256>(text.as_bytes()),
+        let digest = match version {
+            SignatureVersion::V1 => openssl::hash::MessageDigest::sha1(),
+            SignatureVersion::V2 => openssl::hash::MessageDigest::sha256(),
         };
+        // An RSA key signs with PKCS#1 v1.5 padding unless told otherwise.
+        let signature = openssl::sign::Signer::new(digest, &material.signing_key)
+            .and_then(|mut signer| signer.sign_oneshot_to_vec(text.as_bytes()));
         match signature {
             Ok(bytes) => base64::engine::general_purpose::STANDARD.encode(bytes),
             Err(error) => {
@@ -308,7 +312,14 @@ impl KeyMaterial {
             return Err(SigningError::KeyTooSmall { origin: origin.to_string(), bits: private_key.size() * 8 });
         }
         let certificate_pem = self_signed_certificate(&private_key)?;
-        Ok(KeyMaterial { private_key, certificate_pem })
+        let der = private_key.to_pkcs8_der().map_err(|error| SigningError::InvalidKey {
+            origin: origin.to_string(),
+            reason: format!("it cannot be encoded as PKCS#8: {error}"),
+        })?;
+        let signing_key = openssl::pkey::PKey::private_key_from_pkcs8(der.as_bytes()).map_err(|error| {
+            SigningError::InvalidKey { origin: origin.to_string(), reason: format!("OpenSSL refuses it: {error}") }
+        })?;
+        Ok(KeyMaterial { private_key, signing_key, certificate_pem })
     }
 }
 
@@ -472,6 +483,7 @@ mod tests {
     use super::*;
     use base64::engine::general_purpose::STANDARD;
     use rsa::pkcs8::DecodePublicKey as _;
+    use sha1::Sha1;
 
     /// A key made with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048` for these tests
     /// only, so most tests need no key generation and the known-answer test can compare with

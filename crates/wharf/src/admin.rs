@@ -1,20 +1,32 @@
 //! `/_wharf/health` (JSON status per service), `/_wharf/metrics` (Prometheus text: request
 //! counters and latency histograms from the `metrics` recorder, plus per-queue gauges named
-//! after the CloudWatch metrics users know), and the SNS signing certificate.
+//! after the CloudWatch metrics users know), the SNS signing certificate, and the SMS and push
+//! messages SNS recorded (read back with GET, forgotten with DELETE), with a way to opt a phone
+//! number out as if it had replied STOP.
 
 use bytes::Bytes;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
-use wharf_aws::edge::AdminHandler;
+use wharf_aws::edge::{AdminHandler, AdminReply, AdminRequest};
+use wharf_aws::wire::query::QueryParams;
 use wharf_domain::Engine;
+use wharf_sns::senders::{Channel, Recorder};
 use wharf_sns::signing::Signer;
 use wharf_sns::SIGNING_CERT_PATH;
+
+/// Recorded SMS messages; `?PhoneNumber=` narrows them to one number.
+pub const SMS_MESSAGES_PATH: &str = "sns/sms-messages";
+/// Recorded push messages; `?EndpointArn=` narrows them to one endpoint.
+pub const PUSH_MESSAGES_PATH: &str = "sns/push-messages";
+/// POST `?AccountId=…&PhoneNumber=…` opts a number out of SMS, as a STOP reply would.
+pub const SMS_OPT_OUT_PATH: &str = "sns/sms-opt-outs";
 
 pub struct Admin {
     engine: Arc<Engine>,
     durable: bool,
     signer: Arc<Signer>,
+    recorder: Arc<Recorder>,
 }
 
 /// The process-wide recorder; installed once even when several servers run in one process.
@@ -38,9 +50,9 @@ fn recorder() -> Option<&'static PrometheusHandle> {
 }
 
 impl Admin {
-    pub fn new(engine: Arc<Engine>, durable: bool, signer: Arc<Signer>) -> Self {
-        recorder();
-        Admin { engine, durable, signer }
+    pub fn new(engine: Arc<Engine>, durable: bool, signer: Arc<Signer>, recorder: Arc<Recorder>) -> Self {
+        self::recorder();
+        Admin { engine, durable, signer, recorder }
     }
 
     fn health(&self) -> Bytes {
@@ -70,15 +82,59 @@ impl Admin {
     }
 }
 
-impl AdminHandler for Admin {
-    fn handle(&self, path: &str) -> Option<(u16, &'static str, Bytes)> {
-        match path {
-            "health" => Some((200, "application/json", self.health())),
-            "metrics" => Some((200, "text/plain; version=0.0.4", self.metrics())),
-            _ if Some(path) == SIGNING_CERT_PATH.strip_prefix("/_wharf/") => {
-                Some((200, "application/x-x509-ca-cert", Bytes::from(self.signer.certificate_pem())))
+fn json(status: u16, value: serde_json::Value) -> AdminReply {
+    (status, "application/json", Bytes::from(value.to_string()))
+}
+
+impl Admin {
+    /// GET lists recorded messages (optionally for one destination); DELETE forgets them.
+    fn recorded(&self, request: AdminRequest<'_>, channel: Channel, filter: &str) -> AdminReply {
+        match request.method {
+            "GET" => {
+                let params = QueryParams::parse(&[request.query.as_bytes()]).unwrap_or_default();
+                let messages = self.recorder.messages(channel, params.get(filter));
+                json(200, serde_json::json!({ "Messages": messages }))
             }
-            _ => None,
+            "DELETE" => {
+                self.recorder.clear(channel);
+                (204, "text/plain", Bytes::new())
+            }
+            _ => json(405, serde_json::json!({ "Error": "use GET or DELETE" })),
         }
+    }
+
+    async fn opt_out(&self, request: AdminRequest<'_>) -> AdminReply {
+        if request.method != "POST" {
+            return json(405, serde_json::json!({ "Error": "use POST" }));
+        }
+        let params = QueryParams::parse(&[request.query.as_bytes()]).unwrap_or_default();
+        let (Some(account), Some(number)) = (params.get("AccountId"), params.get("PhoneNumber")) else {
+            return json(400, serde_json::json!({ "Error": "AccountId and PhoneNumber are required" }));
+        };
+        match wharf_sns::opt_out_phone_number(&self.engine, account, number).await {
+            Ok(()) => json(200, serde_json::json!({ "PhoneNumber": number, "OptedOut": true })),
+            Err(error) => json(400, serde_json::json!({ "Error": error.message })),
+        }
+    }
+}
+
+impl AdminHandler for Admin {
+    fn handle<'a>(
+        &'a self,
+        request: AdminRequest<'a>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<AdminReply>> + Send + 'a>> {
+        Box::pin(async move {
+            match request.path {
+                "health" => Some((200, "application/json", self.health())),
+                "metrics" => Some((200, "text/plain; version=0.0.4", self.metrics())),
+                SMS_MESSAGES_PATH => Some(self.recorded(request, Channel::Sms, "PhoneNumber")),
+                PUSH_MESSAGES_PATH => Some(self.recorded(request, Channel::Push, "EndpointArn")),
+                SMS_OPT_OUT_PATH => Some(self.opt_out(request).await),
+                path if Some(path) == SIGNING_CERT_PATH.strip_prefix("/_wharf/") => {
+                    Some((200, "application/x-x509-ca-cert", Bytes::from(self.signer.certificate_pem())))
+                }
+                _ => None,
+            }
+        })
     }
 }

@@ -40,8 +40,13 @@ pub struct Config {
     pub sns_lambda_endpoint: Option<String>,
     /// A PEM RSA key to sign SNS messages with, instead of the one generated into the data dir.
     pub sns_signing_key_file: Option<PathBuf>,
-    /// `host:port` of the SMTP relay (no TLS) SNS sends email notifications through.
+    /// The SMTP relay SNS sends email notifications through: `host:port` or `smtp://host:port`
+    /// (plain), `smtp://host:port?tls=starttls` or `smtps://host:port` (TLS); see
+    /// `wharf_sns::mail_relay`.
     pub sns_smtp_server: Option<String>,
+    /// A PEM file of CA certificates trusted, besides Mozilla's roots, when SNS delivers over TLS
+    /// (https endpoints, Lambda, SMTP relays).
+    pub sns_https_ca_file: Option<PathBuf>,
     /// The sender of SNS email notifications.
     pub sns_email_from: String,
 }
@@ -118,6 +123,7 @@ pub struct SnsSection {
     pub signing_key_file: Option<PathBuf>,
     pub smtp_server: Option<String>,
     pub email_from: Option<String>,
+    pub https_ca_file: Option<PathBuf>,
 }
 
 /// Options given on the command line or through `WHARF_*` variables.
@@ -147,6 +153,9 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "WHARF_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// PEM file of CA certificates SNS trusts, besides Mozilla's roots, for https and SMTP TLS.
+    #[arg(long, env = "WHARF_SNS_HTTPS_CA_FILE", value_name = "FILE")]
+    pub sns_https_ca_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -203,6 +212,7 @@ impl Config {
             sns_lambda_endpoint: file.sns.lambda_endpoint.map(|url| url.trim_end_matches('/').to_string()),
             sns_signing_key_file: file.sns.signing_key_file,
             sns_smtp_server: file.sns.smtp_server,
+            sns_https_ca_file: args.sns_https_ca_file.clone().or(file.sns.https_ca_file),
             sns_email_from: file.sns.email_from.unwrap_or_else(|| DEFAULT_EMAIL_FROM.to_string()),
         })
     }
@@ -241,6 +251,9 @@ secret_access_key = "secret"
 [[sqs.queues]]
 name = "orders"
 attributes = { VisibilityTimeout = "60" }
+[sns]
+smtp_server = "smtps://mail.internal"
+https_ca_file = "/etc/wharf/ca.pem"
 "#,
         )
         .unwrap();
@@ -252,6 +265,14 @@ attributes = { VisibilityTimeout = "60" }
         assert_eq!(config.users[0].account_id.as_deref(), Some(DEFAULT_ACCOUNT_ID));
         assert_eq!(config.queues[0].attributes["VisibilityTimeout"], "60");
         assert_eq!(config.data_dir, Some(PathBuf::from(DEFAULT_DATA_DIR)));
+        assert_eq!(config.sns_smtp_server.as_deref(), Some("smtps://mail.internal"));
+        assert_eq!(config.sns_https_ca_file, Some(PathBuf::from("/etc/wharf/ca.pem")));
+        let flagged = ServeArgs {
+            config: Some(path.clone()),
+            sns_https_ca_file: Some(PathBuf::from("/run/ca.pem")),
+            ..Default::default()
+        };
+        assert_eq!(Config::load(&flagged).unwrap().sns_https_ca_file, Some(PathBuf::from("/run/ca.pem")));
 
         std::fs::write(&path, "listen = 5\n").unwrap();
         assert!(Config::load(&ServeArgs { config: Some(path.clone()), ..Default::default() }).is_err());

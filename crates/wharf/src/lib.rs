@@ -17,7 +17,9 @@ use wharf_aws::edge::{Edge, EdgeConfig};
 use wharf_aws::service::AwsService;
 use wharf_domain::{Clock, Engine, EngineOptions, SystemClock};
 use wharf_sns::delivery::{Deliverer, MailRelay};
+use wharf_sns::senders::Recorder;
 use wharf_sns::signing::Signer;
+use wharf_sns::tls_roots::TrustRoots;
 use wharf_sns::SnsService;
 use wharf_sqs::SqsService;
 use wharf_store::memory::MemoryStore;
@@ -98,7 +100,9 @@ impl Server {
             Arc::new(SqsService::new(engine.clone())),
             Arc::new(SnsService::new(engine.clone(), signer.clone(), outbox.clone())),
         ];
-        let admin = Arc::new(admin::Admin::new(engine.clone(), config.data_dir.is_some(), signer));
+        // SMS and push messages are recorded for reading back under /_wharf/sns/.
+        let recorder = Arc::new(Recorder::new());
+        let admin = Arc::new(admin::Admin::new(engine.clone(), config.data_dir.is_some(), signer, recorder.clone()));
         let edge = Edge::new(
             services,
             Authenticator::new(users, config.account_id.clone()),
@@ -123,10 +127,30 @@ impl Server {
                 }
             }
         });
-        let mail =
-            config.sns_smtp_server.clone().map(|server| MailRelay { server, from: config.sns_email_from.clone() });
-        let deliverer =
-            Deliverer::new(engine.clone(), outbox, config.region.clone(), config.sns_lambda_endpoint.clone(), mail);
+        let trust_roots = match &config.sns_https_ca_file {
+            Some(path) => {
+                let pem =
+                    std::fs::read(path).with_context(|| format!("cannot read sns.https_ca_file {}", path.display()))?;
+                TrustRoots::with_extra_pem(&pem)
+                    .with_context(|| format!("cannot use sns.https_ca_file {}", path.display()))?
+            }
+            None => TrustRoots::mozilla(),
+        };
+        let delivery_client =
+            wharf_sns::http_client::build(&trust_roots).context("cannot set up the SNS delivery client")?;
+        let mail = match &config.sns_smtp_server {
+            Some(server) => Some(MailRelay::new(server, config.sns_email_from.clone(), &trust_roots)?),
+            None => None,
+        };
+        let deliverer = Deliverer::new(
+            engine.clone(),
+            outbox,
+            config.region.clone(),
+            config.sns_lambda_endpoint.clone(),
+            mail,
+            recorder,
+            delivery_client,
+        );
         let delivering = tokio::spawn(deliverer.run(shutdown.subscribe()));
         let serving = tokio::spawn(edge.serve(listener, async move {
             let _ = shutdown_requested.wait_for(|stop| *stop).await;

@@ -3,7 +3,9 @@
 
 mod paging;
 mod permissions;
+mod platform;
 mod publish;
+pub(crate) mod sms;
 mod subscriptions;
 mod tags;
 mod topics;
@@ -17,26 +19,47 @@ use serde_json::Value;
 
 pub const OPERATIONS: &[&str] = &[
     "AddPermission",
+    "CheckIfPhoneNumberIsOptedOut",
     "ConfirmSubscription",
+    "CreatePlatformApplication",
+    "CreatePlatformEndpoint",
+    "CreateSMSSandboxPhoneNumber",
     "CreateTopic",
+    "DeleteEndpoint",
+    "DeletePlatformApplication",
+    "DeleteSMSSandboxPhoneNumber",
     "DeleteTopic",
     "GetDataProtectionPolicy",
+    "GetEndpointAttributes",
+    "GetPlatformApplicationAttributes",
+    "GetSMSAttributes",
+    "GetSMSSandboxAccountStatus",
     "GetSubscriptionAttributes",
     "GetTopicAttributes",
+    "ListEndpointsByPlatformApplication",
+    "ListOriginationNumbers",
+    "ListPhoneNumbersOptedOut",
+    "ListPlatformApplications",
+    "ListSMSSandboxPhoneNumbers",
     "ListSubscriptions",
     "ListSubscriptionsByTopic",
     "ListTagsForResource",
     "ListTopics",
+    "OptInPhoneNumber",
     "Publish",
     "PublishBatch",
     "PutDataProtectionPolicy",
     "RemovePermission",
+    "SetEndpointAttributes",
+    "SetPlatformApplicationAttributes",
+    "SetSMSAttributes",
     "SetSubscriptionAttributes",
     "SetTopicAttributes",
     "Subscribe",
     "TagResource",
     "Unsubscribe",
     "UntagResource",
+    "VerifySMSSandboxPhoneNumber",
 ];
 
 pub(crate) async fn run(context: &Context<'_>) -> Result<Value, SnsError> {
@@ -62,6 +85,27 @@ pub(crate) async fn run(context: &Context<'_>) -> Result<Value, SnsError> {
         "TagResource" => tags::tag(context, input(context)?).await,
         "UntagResource" => tags::untag(context, input(context)?).await,
         "ListTagsForResource" => tags::list(context, input(context)?),
+        "CreatePlatformApplication" => platform::create_application(context, input(context)?).await,
+        "DeletePlatformApplication" => platform::delete_application(context, input(context)?).await,
+        "GetPlatformApplicationAttributes" => platform::get_application_attributes(context, input(context)?),
+        "SetPlatformApplicationAttributes" => platform::set_application_attributes(context, input(context)?).await,
+        "ListPlatformApplications" => platform::list_applications(context, input(context)?),
+        "CreatePlatformEndpoint" => platform::create_endpoint(context, input(context)?).await,
+        "DeleteEndpoint" => platform::delete_endpoint(context, input(context)?).await,
+        "GetEndpointAttributes" => platform::get_endpoint_attributes(context, input(context)?),
+        "SetEndpointAttributes" => platform::set_endpoint_attributes(context, input(context)?).await,
+        "ListEndpointsByPlatformApplication" => platform::list_endpoints(context, input(context)?),
+        "SetSMSAttributes" => sms::set_attributes(context, input(context)?).await,
+        "GetSMSAttributes" => sms::get_attributes(context, input(context)?),
+        "CheckIfPhoneNumberIsOptedOut" => sms::check_opted_out(context, input(context)?),
+        "ListPhoneNumbersOptedOut" => sms::list_opted_out(context, input(context)?),
+        "OptInPhoneNumber" => sms::opt_in(context, input(context)?).await,
+        "CreateSMSSandboxPhoneNumber" => sms::create_sandbox_number(context, input(context)?).await,
+        "DeleteSMSSandboxPhoneNumber" => sms::delete_sandbox_number(context, input(context)?).await,
+        "GetSMSSandboxAccountStatus" => Ok(sms::sandbox_account_status()),
+        "ListSMSSandboxPhoneNumbers" => sms::list_sandbox_numbers(context, input(context)?),
+        "VerifySMSSandboxPhoneNumber" => sms::verify_sandbox_number(context, input(context)?).await,
+        "ListOriginationNumbers" => sms::list_origination_numbers(input(context)?),
         other => Err(SnsError::new(
             ErrorKind::InvalidAction,
             format!("The action {other} is not valid for this web service."),
@@ -89,6 +133,23 @@ where
         Value::String(text) if text.is_empty() => Ok(Vec::new()),
         Value::Null => Ok(Vec::new()),
         other => serde_json::from_value(other).map_err(serde::de::Error::custom),
+    }
+}
+
+/// An optional integer as JSON sends it (`10`) or as awsQuery sends it (`"10"`).
+pub(crate) fn lenient_integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Null => Ok(None),
+        Value::Number(number) => number
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("expected an integer, found {number}"))),
+        Value::String(text) => text
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("expected an integer, found {text:?}"))),
+        other => Err(serde::de::Error::custom(format!("expected an integer, found {other}"))),
     }
 }
 

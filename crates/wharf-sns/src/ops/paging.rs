@@ -1,7 +1,13 @@
-//! NextToken paging for the list operations: the token is the index of the next item, opaque to
-//! clients, and a token that does not parse is AWS's InvalidParameter.
+//! NextToken paging for the list operations. Over topics and subscriptions the token is the
+//! index of the next item; over a domain catalog it is the last key returned (base64url, without
+//! the account's prefix), so a page starts after it even when entries come and go in between.
+//! Tokens are opaque to clients, and one that does not parse is AWS's InvalidParameter.
 
 use crate::error_map::SnsError;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use wharf_domain::catalog::Entry;
+use wharf_domain::Engine;
 
 /// The items of one page and the token of the next, if any.
 pub fn page<T: Clone>(
@@ -20,6 +26,41 @@ pub fn page<T: Clone>(
     let end = start.saturating_add(page_size).min(items.len());
     let next = (end < items.len()).then(|| end.to_string());
     Ok((items[start..end].to_vec(), next))
+}
+
+/// A page of catalog entries (key, entry) and the token of the next page, if any.
+pub type CatalogPage = (Vec<(String, Entry)>, Option<String>);
+
+/// One page of the catalog entries whose keys start with `prefix`, and the token of the next.
+pub fn catalog_page(
+    engine: &Engine,
+    catalog: &str,
+    prefix: &str,
+    token: Option<&str>,
+    page_size: usize,
+) -> Result<CatalogPage, SnsError> {
+    let after = match token.filter(|token| !token.is_empty()) {
+        None => None,
+        Some(token) => {
+            let suffix = URL_SAFE_NO_PAD
+                .decode(token)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .filter(|suffix| !suffix.is_empty())
+                .ok_or_else(|| SnsError::invalid("NextToken"))?;
+            Some(format!("{prefix}{suffix}"))
+        }
+    };
+    let mut entries = engine.catalog_entries(catalog, prefix, after.as_deref(), page_size.saturating_add(1));
+    if entries.len() <= page_size {
+        return Ok((entries, None));
+    }
+    entries.truncate(page_size);
+    let next = entries
+        .last()
+        .and_then(|(key, _)| key.strip_prefix(prefix))
+        .map(|suffix| URL_SAFE_NO_PAD.encode(suffix.as_bytes()));
+    Ok((entries, next))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use crate::delivery::{self, Kind};
 use crate::envelope::{self, Links, Notification};
 use crate::error_map::{ErrorKind, SnsError};
 use crate::message::{self, Attribute, AttributeValue, AttributeValueInput, Structure, MESSAGE_BYTES_MAX};
+use crate::mobile::{self, EndpointId};
 use crate::signing::SignatureVersion;
 use crate::{Context, SIGNING_CERT_PATH};
 use bytes::Bytes;
@@ -16,7 +17,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use wharf_domain::filter_policy::AttributeView;
-use wharf_domain::topic::{Endpoint, Subscription, Topic};
+use wharf_domain::topic::{Endpoint, Subscription, Topic, TopicSettings};
 use wharf_domain::{MessageAttribute, MessageContent, NewMessage, Queue};
 
 /// The sender id SQS reports for messages SNS delivered.
@@ -74,7 +75,9 @@ struct Prepared {
     size_bytes: usize,
 }
 
-fn prepare(topic: &Topic, entry: Entry) -> Result<Prepared, SnsError> {
+/// Validates an entry for a topic with `settings` (the default settings for a message sent
+/// straight to a phone or device).
+fn prepare(settings: &TopicSettings, entry: Entry) -> Result<Prepared, SnsError> {
     let text = entry.message.ok_or_else(|| SnsError::missing("Message"))?;
     if text.is_empty() {
         return Err(SnsError::invalid("Empty message"));
@@ -88,7 +91,6 @@ fn prepare(topic: &Topic, entry: Entry) -> Result<Prepared, SnsError> {
         return Err(SnsError::invalid("Message too long"));
     }
     let structure = Structure::parse(&text, entry.message_structure.as_deref())?;
-    let settings = topic.settings();
     let deduplication_id = if settings.fifo {
         let group = entry
             .group_id
@@ -176,7 +178,6 @@ fn reach(context: &Context<'_>, topic: &Topic, prepared: &Prepared) -> Vec<Reach
             Endpoint::External { protocol, .. } if delivery::DELIVERED_PROTOCOLS.contains(&protocol.as_str()) => {
                 (protocol.clone(), context.service.outbox.clone(), true)
             }
-            // Email, Firehose, SMS and mobile delivery are not available yet.
             Endpoint::External { .. } => continue,
         };
         let raw =
@@ -210,17 +211,20 @@ fn render(
     // Signatures cover the message text, which may differ per protocol (MessageStructure=json);
     // each text is signed once however many subscriptions receive it.
     let mut signatures: HashMap<&str, String> = HashMap::new();
+    let mut texts: HashMap<usize, Bytes> = HashMap::new();
     let mut targets = Vec::with_capacity(reached.len());
     for target in reached {
         let protocol = target.protocol.as_str();
-        let text = prepared.structure.for_protocol(protocol);
-        let body = if target.raw {
-            text.to_string()
+        let text = prepared.structure.for_protocol(structure_key(&target.subscription.endpoint));
+        // Phones and devices get the message text alone. Each text is copied once, so the store
+        // keeps one copy for every queue receiving it raw.
+        let body = if target.raw || protocol == "sms" || protocol == "application" {
+            texts.entry(text.as_ptr() as usize).or_insert_with(|| Bytes::copy_from_slice(text.as_bytes())).clone()
         } else if protocol == "email" {
             let subscription_arn = arns::subscription(topic_arn, &target.subscription.key);
-            format!(
+            Bytes::from(format!(
                 "{text}\n\n--\nIf you wish to stop receiving notifications from this topic, please click or visit the link below to unsubscribe:\n{base_url}/?Action=Unsubscribe&SubscriptionArn={subscription_arn}\n"
-            )
+            ))
         } else {
             let notification = Notification {
                 message_id: publication.message_id,
@@ -237,11 +241,11 @@ fn render(
             let signature = signatures
                 .entry(protocol)
                 .or_insert_with(|| envelope::sign(&notification, publication.version, &context.service.signer));
-            if protocol == "lambda" {
+            Bytes::from(if protocol == "lambda" {
                 envelope::render_lambda_event(&notification, publication.version, signature, &links, &subscription_arn)
             } else {
                 envelope::render(&notification, publication.version, signature, &links)
-            }
+            })
         };
         let message = if target.external {
             let subject = prepared.subject.as_deref().unwrap_or(EMAIL_SUBJECT);
@@ -257,7 +261,7 @@ fn render(
         } else {
             let size_bytes = u32::try_from(body.len()).unwrap_or(u32::MAX);
             let content = MessageContent {
-                body: Bytes::from(body),
+                body,
                 attributes: if target.raw {
                     prepared.attributes.iter().map(queue_attribute).collect()
                 } else {
@@ -273,6 +277,18 @@ fn render(
         targets.push((target.queue.clone(), vec![message]));
     }
     targets
+}
+
+/// The key of a `MessageStructure=json` message whose text an endpoint receives: its protocol,
+/// or for a mobile endpoint its platform (`GCM`, `APNS`, …).
+fn structure_key(endpoint: &Endpoint) -> &str {
+    match endpoint {
+        Endpoint::Queue(_) => "sqs",
+        Endpoint::External { protocol, address } if protocol == "application" => {
+            address.split(":endpoint/").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or("default")
+        }
+        Endpoint::External { protocol, .. } => protocol,
+    }
 }
 
 /// Publishes one validated message; returns its MessageId and, on FIFO topics, its
@@ -333,15 +349,22 @@ fn queue_attribute(attribute: &Attribute) -> MessageAttribute {
 }
 
 pub async fn single(context: &Context<'_>, input: PublishInput) -> Result<Value, SnsError> {
-    if input.phone_number.is_some() && input.topic_arn.is_none() && input.target_arn.is_none() {
+    let named = [&input.topic_arn, &input.target_arn, &input.phone_number];
+    if named.iter().filter(|target| target.is_some()).count() > 1 {
         return Err(SnsError::invalid(
-            "PhoneNumber Reason: direct SMS publishing is not available in this version of Wharf",
+            "TopicArn or TargetArn Reason: Only one of TopicArn, TargetArn or PhoneNumber may be specified",
         ));
+    }
+    if let Some(number) = &input.phone_number {
+        return publish_sms(context, number, input.entry).await;
+    }
+    if let Some(endpoint) = input.target_arn.as_deref().and_then(EndpointId::parse_arn) {
+        return publish_push(context, &endpoint, input.entry).await;
     }
     let arn = input.topic_arn.as_deref().or(input.target_arn.as_deref());
     let parameter = if input.topic_arn.is_some() { "TopicArn" } else { "TargetArn" };
     let topic = context.topic(Some(required(arn, "TopicArn")?), parameter)?;
-    let prepared = prepare(&topic, input.entry)?;
+    let prepared = prepare(&topic.settings(), input.entry)?;
     let timestamp = envelope::timestamp(context.engine().clock().now_ms());
     let (message_id, sequence_number) = publish(context, &topic, &prepared, &timestamp).await?;
     let mut output = json!({ "MessageId": message_id });
@@ -359,7 +382,7 @@ pub async fn batch(context: &Context<'_>, input: BatchInput) -> Result<Value, Sn
     let mut prepared = Vec::with_capacity(input.entries.len());
     for entry in input.entries {
         let id = entry.id.clone().unwrap_or_default();
-        prepared.push((id, prepare(&topic, entry)?));
+        prepared.push((id, prepare(&topic.settings(), entry)?));
     }
     let total_bytes: usize = prepared.iter().map(|(_, entry)| entry.size_bytes).sum();
     if total_bytes > MESSAGE_BYTES_MAX {
@@ -395,6 +418,51 @@ pub async fn batch(context: &Context<'_>, input: BatchInput) -> Result<Value, Sn
     }
     context.engine().send_to_many(targets).await?;
     Ok(json!({ "Successful": successful, "Failed": [] }))
+}
+
+/// Publish with PhoneNumber: one SMS, through the outbox.
+async fn publish_sms(context: &Context<'_>, number: &str, entry: Entry) -> Result<Value, SnsError> {
+    if !mobile::valid_phone_number(number) {
+        return Err(SnsError::invalid(format!("PhoneNumber Reason: {number} is not valid to publish to")));
+    }
+    let prepared = prepare(&TopicSettings::default(), entry)?;
+    let opted_out = context.engine().catalog_entry(mobile::OPTED_OUT, &mobile::number_key(context.account(), number));
+    if opted_out.is_some() {
+        // As on AWS, the publish succeeds and nothing is sent.
+        return Ok(json!({ "MessageId": uuid::Uuid::new_v4().to_string() }));
+    }
+    publish_direct(context, "sms", number, prepared.structure.for_protocol("sms")).await
+}
+
+/// Publish with a platform endpoint's TargetArn: one push message, through the outbox.
+async fn publish_push(context: &Context<'_>, endpoint: &EndpointId, entry: Entry) -> Result<Value, SnsError> {
+    context.check_account(&endpoint.application.account)?;
+    let engine = context.engine();
+    let Some(found) = engine.catalog_entry(mobile::ENDPOINTS, &endpoint.key()) else {
+        return Err(SnsError::invalid("TargetArn Reason: No endpoint found for the target arn specified"));
+    };
+    if found.get("Enabled").is_some_and(|enabled| enabled == "false") {
+        return Err(SnsError::new(ErrorKind::EndpointDisabled, "Endpoint is disabled"));
+    }
+    let application = engine.catalog_entry(mobile::APPLICATIONS, &endpoint.application.key());
+    if application.is_some_and(|application| application.get("Enabled").is_some_and(|enabled| enabled == "false")) {
+        return Err(SnsError::new(ErrorKind::PlatformApplicationDisabled, "Platform application is disabled"));
+    }
+    let prepared = prepare(&TopicSettings::default(), entry)?;
+    let text = prepared.structure.for_protocol(&endpoint.application.platform);
+    publish_direct(context, "application", &endpoint.arn(context.region()), text).await
+}
+
+async fn publish_direct(
+    context: &Context<'_>,
+    protocol: &str,
+    destination: &str,
+    text: &str,
+) -> Result<Value, SnsError> {
+    let message_id = uuid::Uuid::new_v4().to_string();
+    let message = delivery::direct_message(context.account(), protocol, destination, &message_id, text.to_string());
+    context.engine().send(&context.service.outbox, vec![message]).await?;
+    Ok(json!({ "MessageId": message_id }))
 }
 
 fn check_batch(entries: &[Entry]) -> Result<(), SnsError> {

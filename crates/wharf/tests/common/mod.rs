@@ -1,5 +1,8 @@
-//! Test harness: a Wharf server on an ephemeral 127.0.0.1 port and an aws-sdk-sqs client for it.
+//! Test harness: a Wharf server on an ephemeral 127.0.0.1 port and an aws-sdk-sqs client for it;
+//! `tls` makes test CAs and TLS acceptors for endpoints Wharf delivers to.
 #![allow(dead_code)]
+
+pub mod tls;
 
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use std::path::PathBuf;
@@ -29,6 +32,7 @@ pub fn config(data_dir: Option<PathBuf>) -> Config {
         sns_lambda_endpoint: None,
         sns_signing_key_file: None,
         sns_smtp_server: None,
+        sns_https_ca_file: None,
         sns_email_from: wharf::config::DEFAULT_EMAIL_FROM.to_string(),
     }
 }
@@ -79,6 +83,24 @@ impl TestServer {
     pub async fn create(&self, name: &str) -> String {
         self.client().create_queue().queue_name(name).send().await.expect("create queue").queue_url.expect("url")
     }
+}
+
+/// Waits until the SNS delivery outbox holds nothing: every delivery queued so far was handed
+/// over (to an endpoint or the SMS and push recorder) or dropped.
+pub async fn sns_outbox_drained(server: &TestServer) {
+    let engine = &server.server.engine;
+    let outbox = engine.queue(wharf_sns::delivery::OUTBOX_ACCOUNT, wharf_sns::delivery::OUTBOX_QUEUE).expect("outbox");
+    tokio::time::timeout(HANG_TIMEOUT, async {
+        loop {
+            let counts = engine.counts(&outbox);
+            if counts.visible + counts.leased + counts.delayed == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the outbox drains");
 }
 
 /// SDK configuration for a Wharf at `endpoint`, over plain HTTP.
