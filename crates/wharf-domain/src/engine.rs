@@ -681,6 +681,27 @@ impl Engine {
         Some(Ok((leased, cached)))
     }
 
+    /// Up to `max` messages after `after_seq` with their contents, in sequence order, without
+    /// leasing them: a queue read as a log (an archive a front-end replays from).
+    pub fn read_after(
+        &self,
+        queue: &Queue,
+        after_seq: u64,
+        max: usize,
+    ) -> Result<Vec<(MessageMeta, MessageContent)>, DomainError> {
+        let (metas, cached): (Vec<MessageMeta>, Vec<Option<MessageContent>>) = {
+            let state = queue.lock();
+            let metas = state.metas_after(after_seq, max);
+            let cached = metas.iter().map(|meta| state.cached_content(meta.seq)).collect();
+            (metas, cached)
+        };
+        Ok(self
+            .read_deliveries(queue, metas, cached)?
+            .into_iter()
+            .map(|delivery| (delivery.meta, delivery.content))
+            .collect())
+    }
+
     fn read_deliveries(
         &self,
         queue: &Queue,

@@ -451,6 +451,12 @@ impl QueueState {
         self.entries.get(&seq).map(|entry| entry.meta)
     }
 
+    /// Metadata of up to `max` stored messages after `after_seq`, in sequence order, whatever
+    /// their state.
+    pub fn metas_after(&self, after_seq: u64, max: usize) -> Vec<MessageMeta> {
+        self.entries.range(after_seq.saturating_add(1)..).take(max).map(|(_, entry)| entry.meta).collect()
+    }
+
     /// Metadata of every leased message (their receive counts are not yet on disk).
     pub fn leased_metas(&self) -> Vec<MessageMeta> {
         self.leased.iter().filter_map(|(_, seq)| self.meta(*seq)).collect()

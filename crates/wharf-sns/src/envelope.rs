@@ -24,6 +24,8 @@ pub struct Notification<'a> {
     pub attributes: &'a [Attribute],
     /// FIFO topics only.
     pub sequence_number: Option<&'a str>,
+    /// Set when an archived publication is delivered again (ReplayPolicy); not signed.
+    pub replayed: bool,
 }
 
 /// Where receivers fetch the certificate and how they unsubscribe.
@@ -73,6 +75,9 @@ pub fn render(
     out.insert("UnsubscribeURL".into(), json!(links.unsubscribe_url));
     if !notification.attributes.is_empty() {
         out.insert("MessageAttributes".into(), attributes_json(notification.attributes));
+    }
+    if notification.replayed {
+        out.insert("Replayed".into(), json!(true));
     }
     Value::Object(out).to_string()
 }

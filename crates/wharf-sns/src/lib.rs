@@ -12,6 +12,7 @@
 //! `mail_relay` (the SMTP relay and its TLS) and `tls_roots` (the CAs trusted for outgoing TLS),
 //! and `ops/` with one module per group of operations.
 
+mod archive;
 mod arns;
 pub mod delivery;
 mod delivery_policy;

@@ -2,13 +2,13 @@
 //! message, and write it into every subscribed queue in one durable write before replying.
 
 use super::required;
-use crate::arns;
 use crate::delivery::{self, Kind};
 use crate::envelope::{self, Links, Notification};
 use crate::error_map::{ErrorKind, SnsError};
 use crate::message::{self, Attribute, AttributeValue, AttributeValueInput, Structure, MESSAGE_BYTES_MAX};
 use crate::mobile::{self, EndpointId};
 use crate::signing::SignatureVersion;
+use crate::{archive, arns};
 use crate::{Context, SIGNING_CERT_PATH};
 use bytes::Bytes;
 use serde::Deserialize;
@@ -154,6 +154,11 @@ struct Reach {
 /// The subscriptions whose filter policies accept the publication, with their queues. All
 /// registry lookups happen here, before any delivery is built.
 fn reach(context: &Context<'_>, topic: &Topic, prepared: &Prepared) -> Vec<Reach> {
+    topic.subscriptions().into_iter().filter_map(|subscription| reach_one(context, subscription, prepared)).collect()
+}
+
+/// The subscription and its queue, if the subscription is confirmed and accepts the publication.
+fn reach_one(context: &Context<'_>, subscription: Arc<Subscription>, prepared: &Prepared) -> Option<Reach> {
     let views: Vec<AttributeView<'_>> = prepared
         .attributes
         .iter()
@@ -164,28 +169,21 @@ fn reach(context: &Context<'_>, topic: &Topic, prepared: &Prepared) -> Vec<Reach
             AttributeValue::Binary(_) => None,
         })
         .collect();
-    let mut reached = Vec::new();
-    for subscription in topic.subscriptions() {
-        if !subscription.confirmed || !subscription.accepts(&views, prepared.structure.default_text()) {
-            continue;
-        }
-        let (protocol, queue, external) = match &subscription.endpoint {
-            // A subscribed queue that no longer exists receives nothing.
-            Endpoint::Queue(name) => match context.engine().queue(&name.account, &name.name) {
-                Some(queue) => ("sqs".to_string(), queue, false),
-                None => continue,
-            },
-            Endpoint::External { protocol, .. } if delivery::DELIVERED_PROTOCOLS.contains(&protocol.as_str()) => {
-                (protocol.clone(), context.service.outbox.clone(), true)
-            }
-            Endpoint::External { .. } => continue,
-        };
-        let raw =
-            subscription.attributes.get("RawMessageDelivery").is_some_and(|raw| raw == "true") && protocol != "lambda";
-        let fifo_queue = !external && queue.read_settings(|settings| settings.fifo);
-        reached.push(Reach { subscription, queue, protocol, raw, external, fifo_queue });
+    if !subscription.confirmed || !subscription.accepts(&views, prepared.structure.default_text()) {
+        return None;
     }
-    reached
+    let (protocol, queue, external) = match &subscription.endpoint {
+        // A subscribed queue that no longer exists receives nothing.
+        Endpoint::Queue(name) => ("sqs".to_string(), context.engine().queue(&name.account, &name.name)?, false),
+        Endpoint::External { protocol, .. } if delivery::DELIVERED_PROTOCOLS.contains(&protocol.as_str()) => {
+            (protocol.clone(), context.service.outbox.clone(), true)
+        }
+        Endpoint::External { .. } => return None,
+    };
+    let raw =
+        subscription.attributes.get("RawMessageDelivery").is_some_and(|raw| raw == "true") && protocol != "lambda";
+    let fifo_queue = !external && queue.read_settings(|settings| settings.fifo);
+    Some(Reach { subscription, queue, protocol, raw, external, fifo_queue })
 }
 
 /// What every delivery of one publication shares.
@@ -196,6 +194,8 @@ struct Publication<'a> {
     message_id: &'a str,
     sequence_number: Option<&'a str>,
     timestamp: &'a str,
+    /// Delivered again from the topic's archive.
+    replayed: bool,
 }
 
 /// The queue messages that deliver one publication to the subscriptions it reaches.
@@ -234,6 +234,7 @@ fn render(
                 timestamp: publication.timestamp,
                 attributes: &prepared.attributes,
                 sequence_number: publication.sequence_number,
+                replayed: publication.replayed,
             };
             let subscription_arn = arns::subscription(topic_arn, &target.subscription.key);
             let unsubscribe_url = format!("{base_url}/?Action=Unsubscribe&SubscriptionArn={subscription_arn}");
@@ -306,12 +307,23 @@ async fn publish(
     let reached = reach(context, topic, prepared);
     if !settings.fifo {
         let message_id = uuid::Uuid::new_v4().to_string();
-        let publication =
-            Publication { topic, topic_arn, version, message_id: &message_id, sequence_number: None, timestamp };
+        let publication = Publication {
+            topic,
+            topic_arn,
+            version,
+            message_id: &message_id,
+            sequence_number: None,
+            timestamp,
+            replayed: false,
+        };
         context.engine().send_to_many(render(context, &publication, prepared, &reached)).await?;
         return Ok((message_id, None));
     }
     let log = delivery::open_sequence_log(context.engine(), topic).await?;
+    let archive = match archive::retention_days(&settings) {
+        Some(days) => archive::apply(context.engine(), topic, Some(days)).await?,
+        None => None,
+    };
     let sequenced = context
         .engine()
         .send_sequenced(&log, prepared.group_id.as_deref(), prepared.deduplication_id.as_deref(), |sent| {
@@ -324,11 +336,80 @@ async fn publish(
                 message_id: &message_id,
                 sequence_number: Some(&sequence_number),
                 timestamp,
+                replayed: false,
             };
-            render(context, &publication, prepared, &reached)
+            let mut targets = render(context, &publication, prepared, &reached);
+            if let Some(archive) = &archive {
+                let archived = archive::Archived {
+                    message_id: message_id.clone(),
+                    sequence_number: sequence_number.clone(),
+                    timestamp: timestamp.to_string(),
+                    subject: prepared.subject.clone(),
+                    structure: prepared.structure.clone(),
+                    attributes: prepared.attributes.clone(),
+                    group_id: prepared.group_id.clone(),
+                    deduplication_id: prepared.deduplication_id.clone(),
+                };
+                targets.push((archive.clone(), vec![archive::message(&archived)]));
+            }
+            targets
         })
         .await?;
     Ok((uuid::Uuid::from_bytes(sequenced.sent.message_id).to_string(), Some(sequence_number(sequenced.sent.seq))))
+}
+
+/// Archived publications read per write while replaying.
+const REPLAY_PAGE: usize = 100;
+
+/// Delivers a FIFO topic's archived publications from `window` to one subscription again, in
+/// publication order, each with its original MessageId, SequenceNumber and Timestamp and marked
+/// `Replayed`; the subscription's filter policy applies. Each page is one durable write.
+pub(crate) async fn replay(
+    context: &Context<'_>,
+    topic: &Topic,
+    subscription: &Arc<Subscription>,
+    window: archive::ReplayWindow,
+) -> Result<(), SnsError> {
+    let Some(log) = archive::find(context.engine(), topic) else { return Ok(()) };
+    let version = envelope::signature_version(&topic.settings());
+    let mut after_seq = 0;
+    loop {
+        let page = context.engine().read_after(&log, after_seq, REPLAY_PAGE)?;
+        let Some((last, _)) = page.last() else { return Ok(()) };
+        after_seq = last.seq;
+        let mut targets = Vec::new();
+        for (meta, content) in &page {
+            if meta.sent_ms < window.start_ms || meta.sent_ms > window.end_ms {
+                continue;
+            }
+            let Some(archived) = archive::read(content) else { continue };
+            let prepared = Prepared {
+                structure: archived.structure,
+                subject: archived.subject,
+                attributes: archived.attributes,
+                group_id: archived.group_id,
+                deduplication_id: archived.deduplication_id,
+                size_bytes: 0,
+            };
+            let Some(target) = reach_one(context, subscription.clone(), &prepared) else { continue };
+            let publication = Publication {
+                topic,
+                topic_arn: context.topic_arn(topic),
+                version,
+                message_id: &archived.message_id,
+                sequence_number: Some(&archived.sequence_number),
+                timestamp: &archived.timestamp,
+                replayed: true,
+            };
+            targets.extend(render(context, &publication, &prepared, &[target]));
+        }
+        if !targets.is_empty() {
+            context.engine().send_to_many(targets).await?;
+        }
+        if page.len() < REPLAY_PAGE {
+            return Ok(());
+        }
+    }
 }
 
 /// A FIFO topic's SequenceNumber: its position in the topic's sequence log, 20 digits.
@@ -412,6 +493,7 @@ pub async fn batch(context: &Context<'_>, input: BatchInput) -> Result<Value, Sn
             message_id: &message_id,
             sequence_number: None,
             timestamp: &timestamp,
+            replayed: false,
         };
         targets.extend(render(context, &publication, entry, &reach(context, &topic, entry)));
         successful.push(json!({ "Id": id, "MessageId": message_id }));

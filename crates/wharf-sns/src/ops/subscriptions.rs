@@ -2,11 +2,12 @@
 //! SubscriptionAttributes.
 
 use super::paging::page;
+use super::publish;
 use super::{lenient_bool, required};
-use crate::arns;
 use crate::delivery::{self, Kind};
 use crate::envelope::{self, Confirmation};
 use crate::error_map::SnsError;
+use crate::{archive, arns};
 use crate::{Context, SIGNING_CERT_PATH};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -147,6 +148,10 @@ pub async fn subscribe(context: &Context<'_>, input: SubscribeInput) -> Result<V
     } else if fifo {
         return Err(SnsError::invalid(format!("Invalid protocol type: {protocol}")));
     }
+    let replay_window = match input.attributes.get("ReplayPolicy").filter(|policy| !policy.is_empty()) {
+        Some(policy) => Some(replay_window(context, &topic, policy)?),
+        None => None,
+    };
     let pending = CONFIRMED_BY_ENDPOINT.contains(&protocol.as_str());
     let token = pending.then(confirmation_token);
     let (subscription, created) = context
@@ -158,6 +163,9 @@ pub async fn subscribe(context: &Context<'_>, input: SubscribeInput) -> Result<V
     }
     if created && pending {
         send_confirmation(context, &topic, &subscription, &protocol).await?;
+    }
+    if let Some(window) = replay_window.filter(|_| created) {
+        run_replay(context, &topic, &subscription, window).await?;
     }
     let arn = if subscription.confirmed || input.return_subscription_arn {
         subscription_arn(context, &topic, &subscription)
@@ -377,7 +385,9 @@ pub async fn set_attribute(context: &Context<'_>, input: SetAttributeInput) -> R
     let value = input.attribute_value.unwrap_or_default();
     let (protocol, _) = protocol_and_endpoint(context.region(), &subscription.endpoint);
     check_attributes(&protocol, &BTreeMap::from([(name.clone(), value.clone())]))?;
-    context
+    let replay = name == "ReplayPolicy" && !value.is_empty();
+    let replay_window = if replay { Some(replay_window(context, &topic, &value)?) } else { None };
+    let updated = context
         .engine()
         .update_subscription(&topic, subscription.id, |current| {
             let mut attributes = current.attributes.clone();
@@ -389,5 +399,36 @@ pub async fn set_attribute(context: &Context<'_>, input: SetAttributeInput) -> R
             current.with_attributes(attributes).map_err(|error| DomainError::InvalidFilterPolicy(error.message))
         })
         .await?;
+    if let Some(window) = replay_window {
+        run_replay(context, &topic, &updated, window).await?;
+    }
     Ok(json!({}))
+}
+
+/// The publication times a ReplayPolicy asks for; only a FIFO topic that archives has any.
+fn replay_window(context: &Context<'_>, topic: &Topic, policy: &str) -> Result<archive::ReplayWindow, SnsError> {
+    if archive::retention_days(&topic.settings()).is_none() {
+        return Err(SnsError::invalid("ReplayPolicy: the topic has no ArchivePolicy; only archived messages replay"));
+    }
+    archive::parse_replay_policy(policy, context.engine().clock().now_ms())
+}
+
+/// Replays the window to the subscription and records how it went in ReplayStatus.
+async fn run_replay(
+    context: &Context<'_>,
+    topic: &Topic,
+    subscription: &Arc<Subscription>,
+    window: archive::ReplayWindow,
+) -> Result<(), SnsError> {
+    let outcome = publish::replay(context, topic, subscription, window).await;
+    let status = if outcome.is_ok() { "Completed" } else { "Failed" };
+    context
+        .engine()
+        .update_subscription(topic, subscription.id, |current| {
+            let mut attributes = current.attributes.clone();
+            attributes.insert("ReplayStatus".to_string(), status.to_string());
+            current.with_attributes(attributes).map_err(|error| DomainError::InvalidFilterPolicy(error.message))
+        })
+        .await?;
+    outcome
 }

@@ -91,7 +91,11 @@ pub fn apply(settings: &mut TopicSettings, attributes: &BTreeMap<String, String>
             "TracingConfig" if value != "PassThrough" && value != "Active" => {
                 return Err(SnsError::invalid("TracingConfig: Invalid value [PassThrough, Active]"));
             }
-            "Policy" | "DeliveryPolicy" | "ArchivePolicy"
+            "ArchivePolicy" if !value.is_empty() => {
+                crate::archive::parse_policy(value)?;
+                settings.opaque.insert(name.clone(), value.clone());
+            }
+            "Policy" | "DeliveryPolicy"
                 if !value.is_empty()
                     && serde_json::from_str::<Value>(value).map_or(true, |parsed| !parsed.is_object()) =>
             {
@@ -128,7 +132,10 @@ pub async fn create(context: &Context<'_>, input: CreateInput) -> Result<Value, 
     let topic = match context.engine().topic(&account, name) {
         Some(existing) => existing,
         None => match context.engine().create_topic(&account, name, settings.clone(), tags).await {
-            Ok(topic) => return Ok(json!({ "TopicArn": context.topic_arn(&topic) })),
+            Ok(topic) => {
+                crate::archive::apply(context.engine(), &topic, crate::archive::retention_days(&settings)).await?;
+                return Ok(json!({ "TopicArn": context.topic_arn(&topic) }));
+            }
             Err(DomainError::TopicAlreadyExists) => {
                 context.engine().topic(&account, name).ok_or_else(SnsError::topic_not_found)?
             }
@@ -164,6 +171,7 @@ pub async fn delete(context: &Context<'_>, input: TopicInput) -> Result<Value, S
     }
     if topic.settings().fifo {
         crate::delivery::close_sequence_log(context.engine(), &topic).await?;
+        crate::archive::close(context.engine(), &topic).await?;
     }
     Ok(json!({}))
 }
@@ -210,6 +218,9 @@ fn render(context: &Context<'_>, topic: &Topic) -> BTreeMap<String, String> {
         out.insert("FifoTopic".to_string(), "true".to_string());
         out.insert("ContentBasedDeduplication".to_string(), settings.content_based_deduplication.to_string());
     }
+    if crate::archive::retention_days(&settings).is_some() {
+        out.insert("BeginningArchiveTime".to_string(), beginning_archive_time(context, topic));
+    }
     for (name, value) in &settings.opaque {
         if name == "DeliveryPolicy" {
             out.insert("EffectiveDeliveryPolicy".to_string(), value.clone());
@@ -219,6 +230,16 @@ fn render(context: &Context<'_>, topic: &Topic) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+/// The earliest publication time a replay can start from: the oldest archived publication's,
+/// or now when the archive is empty.
+fn beginning_archive_time(context: &Context<'_>, topic: &Topic) -> String {
+    let engine = context.engine();
+    let oldest = crate::archive::find(engine, topic)
+        .and_then(|archive| engine.read_after(&archive, 0, 1).ok())
+        .and_then(|found| found.first().map(|(meta, _)| meta.sent_ms));
+    crate::envelope::timestamp(oldest.unwrap_or_else(|| engine.clock().now_ms()))
 }
 
 /// What AWS reports for a topic's delivery policy when none is set.
@@ -263,7 +284,11 @@ pub async fn set_attribute(context: &Context<'_>, input: SetAttributeInput) -> R
     let value = input.attribute_value.unwrap_or_default();
     let mut settings = topic.settings();
     apply(&mut settings, &BTreeMap::from([(name.to_string(), value)]))?;
+    let archive_days = crate::archive::retention_days(&settings);
     context.engine().update_topic(&topic, |current, _| *current = settings).await?;
+    if name == "ArchivePolicy" {
+        crate::archive::apply(context.engine(), &topic, archive_days).await?;
+    }
     Ok(json!({}))
 }
 
