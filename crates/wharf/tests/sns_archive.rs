@@ -10,27 +10,18 @@ use wharf_sns::delivery::OUTBOX_ACCOUNT;
 
 const ARCHIVE_ONE_DAY: &str = r#"{"MessageRetentionPeriod":"1"}"#;
 
-/// A Unix time in milliseconds in the ISO 8601 form SNS uses, computed independently of Wharf.
+/// A Unix time in milliseconds in the ISO 8601 form SNS uses.
 fn iso(unix_ms: u64) -> String {
-    let seconds = (unix_ms / 1000) as i64;
-    let days = seconds.div_euclid(86_400);
-    let time_of_day = seconds.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000).expect("in range");
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        time_of_day / 3600,
-        time_of_day % 3600 / 60,
-        time_of_day % 60,
-        unix_ms % 1000
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
     )
 }
 
