@@ -9,7 +9,7 @@
 //! A lease that ends because Wharf stopped is simply delivered again, as AWS may.
 
 use crate::arns;
-use crate::delivery_policy::RetryPolicy;
+use crate::delivery_policy::{max_receives_per_second, Pacer, RetryPolicy};
 use crate::http_client::DeliveryClient;
 pub use crate::mail_relay::MailRelay;
 use crate::mobile::{self, ApplicationId, EndpointId};
@@ -191,6 +191,10 @@ pub struct Deliverer {
     client: DeliveryClient,
     /// Where `sms` and `application` deliveries go.
     mobile: Arc<dyn MobileSender>,
+    /// Keeps HTTP/S deliveries within their subscriptions' throttlePolicy.
+    pacer: Pacer,
+    /// The origin of the pacer's times.
+    started: std::time::Instant,
 }
 
 /// The topic and subscription a delivery came through.
@@ -209,7 +213,17 @@ impl Deliverer {
         mobile: Arc<dyn MobileSender>,
         client: DeliveryClient,
     ) -> Arc<Self> {
-        Arc::new(Deliverer { engine, outbox, region, lambda_endpoint, mail, client, mobile })
+        Arc::new(Deliverer {
+            engine,
+            outbox,
+            region,
+            lambda_endpoint,
+            mail,
+            client,
+            mobile,
+            pacer: Pacer::default(),
+            started: std::time::Instant::now(),
+        })
     }
 
     pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
@@ -260,10 +274,12 @@ impl Deliverer {
         let Some((topic, subscription)) = target else { return self.finish(&delivery).await };
         let (delivered, policy) = match &subscription.endpoint {
             Endpoint::External { protocol, address } if protocol == "http" || protocol == "https" => {
-                let policy = RetryPolicy::effective(
-                    subscription.attributes.get("DeliveryPolicy").map(String::as_str),
-                    topic.settings().opaque.get("DeliveryPolicy").map(String::as_str),
-                );
+                let own_policy = subscription.attributes.get("DeliveryPolicy").map(String::as_str);
+                let topic_policy = topic.settings().opaque.get("DeliveryPolicy").cloned();
+                let policy = RetryPolicy::effective(own_policy, topic_policy.as_deref());
+                if let Some(rate) = max_receives_per_second(own_policy, topic_policy.as_deref()) {
+                    self.pace(&delivery, &subscription.key, rate).await;
+                }
                 (self.post(&topic, &subscription, address, content).await, policy)
             }
             Endpoint::External { protocol, address } if protocol.starts_with("email") => {
@@ -295,6 +311,24 @@ impl Deliverer {
             self.dead_letter(&subscription, content).await;
             self.finish(&delivery).await;
         }
+    }
+
+    /// Waits for the subscription's next slot under its throttlePolicy, first extending the
+    /// delivery's lease when the wait is long, so no second attempt starts meanwhile.
+    async fn pace(&self, delivery: &Delivery, subscription: &str, rate: u32) {
+        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let wait_ms = self.pacer.reserve(subscription, rate, now_ms);
+        if wait_ms == 0 {
+            return;
+        }
+        let wait_seconds = u32::try_from(wait_ms.div_ceil(1_000)).unwrap_or(u32::MAX);
+        if wait_seconds + ATTEMPT_TIMEOUT.as_secs() as u32 >= ATTEMPT_LEASE_SECONDS {
+            let lease_seconds = wait_seconds.saturating_add(ATTEMPT_LEASE_SECONDS);
+            if let Err(error) = self.engine.change_visibility(&self.outbox, delivery.lease(), lease_seconds) {
+                tracing::warn!(%error, "cannot extend a throttled SNS delivery's lease");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
     }
 
     /// Schedules the next attempt; false when the policy has none left.

@@ -1,8 +1,50 @@
-//! The retry schedule of an HTTP/S subscription, from its delivery policy (the subscription's
-//! `DeliveryPolicy`, else the topic's `http.defaultHealthyRetryPolicy`, else AWS's default: three
-//! retries 20 seconds apart).
+//! The retry schedule and the rate limit of an HTTP/S subscription, from its delivery policy
+//! (the subscription's `DeliveryPolicy`, else the topic's `http.defaultHealthyRetryPolicy` and
+//! `http.defaultThrottlePolicy`, else AWS's default: three retries 20 seconds apart, no limit),
+//! and the pacing that enforces the limit.
 
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The most deliveries per second a subscription's `throttlePolicy.maxReceivesPerSecond` (or
+/// the topic's `http.defaultThrottlePolicy`) allows, if it sets a limit.
+pub fn max_receives_per_second(subscription_policy: Option<&str>, topic_policy: Option<&str>) -> Option<u32> {
+    let parse = |text: &str| serde_json::from_str::<Value>(text).ok();
+    let rate = |throttle: &Value| {
+        throttle.get("maxReceivesPerSecond").and_then(Value::as_u64).and_then(|rate| u32::try_from(rate).ok())
+    };
+    let topic = topic_policy.and_then(parse);
+    let overrides_disabled = topic
+        .as_ref()
+        .and_then(|policy| policy.get("http")?.get("disableSubscriptionOverrides")?.as_bool())
+        .unwrap_or(false);
+    let own = subscription_policy
+        .and_then(parse)
+        .and_then(|policy| policy.get("throttlePolicy").and_then(rate))
+        .filter(|_| !overrides_disabled);
+    own.or_else(|| topic.as_ref().and_then(|policy| policy.get("http")?.get("defaultThrottlePolicy").and_then(rate)))
+        .filter(|rate| *rate > 0)
+}
+
+/// Spaces each subscription's deliveries at most `rate` per second apart: the next free slot
+/// per subscription, in milliseconds.
+#[derive(Default)]
+pub struct Pacer {
+    next_ms: Mutex<HashMap<String, u64>>,
+}
+
+impl Pacer {
+    /// Takes the subscription's next slot at or after `now_ms`; returns how long to wait for it.
+    pub fn reserve(&self, subscription: &str, rate: u32, now_ms: u64) -> u64 {
+        let interval_ms = (1_000 / u64::from(rate.max(1))).max(1);
+        let mut next = self.next_ms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let slot = next.entry(subscription.to_string()).or_insert(now_ms);
+        let start = (*slot).max(now_ms);
+        *slot = start + interval_ms;
+        start - now_ms
+    }
+}
 
 /// A healthy-retry policy: how many retries and how far apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +179,29 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn throttle_policies() {
+        let own = r#"{"throttlePolicy":{"maxReceivesPerSecond":5}}"#;
+        let topic = r#"{"http":{"defaultThrottlePolicy":{"maxReceivesPerSecond":2}}}"#;
+        let locked =
+            r#"{"http":{"disableSubscriptionOverrides":true,"defaultThrottlePolicy":{"maxReceivesPerSecond":2}}}"#;
+        assert_eq!(max_receives_per_second(Some(own), Some(topic)), Some(5));
+        assert_eq!(max_receives_per_second(None, Some(topic)), Some(2));
+        assert_eq!(max_receives_per_second(Some(own), Some(locked)), Some(2));
+        assert_eq!(max_receives_per_second(None, None), None);
+        assert_eq!(max_receives_per_second(Some(r#"{"throttlePolicy":{"maxReceivesPerSecond":0}}"#), None), None);
+    }
+
+    #[test]
+    fn the_pacer_spaces_each_subscription_alone() {
+        let pacer = Pacer::default();
+        assert_eq!(pacer.reserve("a", 4, 1_000), 0);
+        assert_eq!(pacer.reserve("a", 4, 1_000), 250);
+        assert_eq!(pacer.reserve("a", 4, 1_100), 400);
+        assert_eq!(pacer.reserve("b", 4, 1_100), 0, "another subscription has its own slots");
+        assert_eq!(pacer.reserve("a", 4, 5_000), 0, "an idle subscription starts again at once");
+    }
 
     #[test]
     fn default_is_three_retries_twenty_seconds_apart() {

@@ -234,3 +234,29 @@ async fn firehose_deliveries_are_kept_in_the_outbox() {
     let counts = engine.counts(&outbox);
     assert_eq!(counts.visible + counts.leased, 1, "{counts:?}");
 }
+
+#[tokio::test]
+async fn a_throttled_subscription_still_gets_every_notification() {
+    let server = TestServer::start().await;
+    let mut endpoint = Endpoint::start().await;
+    let sns = server.sns();
+    let topic_arn = sns.create_topic().name("paced").send().await.unwrap().topic_arn.unwrap();
+    let subscription_arn = subscribe_and_confirm(&server, &topic_arn, &mut endpoint).await;
+    sns.set_subscription_attributes()
+        .subscription_arn(&subscription_arn)
+        .attribute_name("DeliveryPolicy")
+        .attribute_value(r#"{"throttlePolicy":{"maxReceivesPerSecond":20}}"#)
+        .send()
+        .await
+        .unwrap();
+    let mut published = std::collections::BTreeSet::new();
+    for index in 0..10 {
+        let output = sns.publish().topic_arn(&topic_arn).message(format!("m{index}")).send().await.unwrap();
+        published.insert(output.message_id.unwrap());
+    }
+    let mut delivered = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        delivered.insert(endpoint.next().await.headers["x-amz-sns-message-id"].clone());
+    }
+    assert_eq!(delivered, published, "pacing delays deliveries, it never drops them");
+}
