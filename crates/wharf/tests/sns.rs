@@ -383,3 +383,52 @@ async fn http_subscriptions_wait_for_confirmation() {
     let error = sns.subscribe().topic_arn(&arn).protocol("carrier-pigeon").endpoint("x").send().await.unwrap_err();
     assert_eq!(code(&error), "InvalidParameter");
 }
+
+#[tokio::test]
+async fn a_queue_of_another_account_confirms_its_subscription_from_the_queue() {
+    let mut settings = common::config(None);
+    settings.users = vec![
+        wharf::config::UserConfig {
+            access_key_id: "AKIDTOPICOWNER01".into(),
+            secret_access_key: "owner-secret".into(),
+            account_id: Some("111111111111".into()),
+        },
+        wharf::config::UserConfig {
+            access_key_id: "AKIDQUEUEOWNER02".into(),
+            secret_access_key: "queue-secret".into(),
+            account_id: Some("222222222222".into()),
+        },
+    ];
+    let server = TestServer::start_with(settings, None).await;
+    let owner = common::sns_client_as(&server.endpoint, "AKIDTOPICOWNER01", "owner-secret");
+    let queue_owner = common::client(&server.endpoint, "AKIDQUEUEOWNER02", "queue-secret");
+    let topic_arn = owner.create_topic().name("shared").send().await.unwrap().topic_arn.unwrap();
+    let url = queue_owner.create_queue().queue_name("inbox").send().await.unwrap().queue_url.unwrap();
+    let subscribed = owner
+        .subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint("arn:aws:sqs:us-east-1:222222222222:inbox")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribed.subscription_arn(), Some("pending confirmation"));
+
+    // Nothing is delivered before the queue's owner confirms.
+    owner.publish().topic_arn(&topic_arn).message("too early").send().await.unwrap();
+    let received = queue_owner.receive_message().queue_url(&url).max_number_of_messages(10).send().await.unwrap();
+    assert_eq!(received.messages().len(), 1, "only the confirmation");
+    let confirmation: Value = serde_json::from_str(received.messages()[0].body().unwrap()).unwrap();
+    assert_eq!(confirmation["Type"], "SubscriptionConfirmation");
+    assert_eq!(confirmation["TopicArn"], topic_arn.as_str());
+    let token = confirmation["Token"].as_str().unwrap();
+    let confirmed = owner.confirm_subscription().topic_arn(&topic_arn).token(token).send().await.unwrap();
+    assert!(confirmed.subscription_arn().unwrap().starts_with(&topic_arn));
+
+    owner.publish().topic_arn(&topic_arn).message("welcome").send().await.unwrap();
+    let received = queue_owner.receive_message().queue_url(&url).max_number_of_messages(10).send().await.unwrap();
+    let bodies: Vec<Value> =
+        received.messages().iter().map(|message| serde_json::from_str(message.body().unwrap()).unwrap()).collect();
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(bodies[0]["Message"], "welcome");
+}

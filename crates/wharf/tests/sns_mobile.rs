@@ -6,7 +6,7 @@
 mod common;
 
 use aws_sdk_sns::error::ProvideErrorMetadata;
-use common::{code, config, raw_request, TestServer, ACCOUNT};
+use common::{code, config, raw_request, sns_client_as, TestServer, ACCOUNT};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -604,17 +604,6 @@ async fn sandbox_and_origination_number_errors_and_paging() {
         let error = sns.list_origination_numbers().max_results(bad).send().await.unwrap_err();
         assert_eq!((code(&error).as_str(), status_of(&error)), ("ValidationException", 400), "{bad}");
     }
-}
-
-fn sns_client_as(endpoint: &str, access_key: &str, secret: &str) -> aws_sdk_sns::Client {
-    let config = aws_sdk_sns::Config::builder()
-        .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
-        .region(aws_sdk_sns::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sns::config::Credentials::new(access_key, secret, None, None, "test"))
-        .endpoint_url(endpoint)
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    aws_sdk_sns::Client::from_conf(config)
 }
 
 #[tokio::test]

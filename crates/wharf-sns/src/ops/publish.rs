@@ -21,7 +21,7 @@ use wharf_domain::topic::{Endpoint, Subscription, Topic, TopicSettings};
 use wharf_domain::{MessageAttribute, MessageContent, NewMessage, Queue};
 
 /// The sender id SQS reports for messages SNS delivered.
-const SNS_SENDER_ID: &str = "AIDAIT2UOQQY3AUEKVGXU";
+pub(crate) const SNS_SENDER_ID: &str = "AIDAIT2UOQQY3AUEKVGXU";
 pub const BATCH_ENTRIES_MAX: usize = 10;
 const BATCH_ID_CHARS_MAX: usize = 80;
 /// The subject of an email notification published without one.

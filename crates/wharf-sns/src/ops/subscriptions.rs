@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use wharf_aws::arn;
 use wharf_domain::topic::{Endpoint, Subscription, Topic, FILTER_POLICY_ATTRIBUTE, FILTER_POLICY_SCOPE_ATTRIBUTE};
-use wharf_domain::{DomainError, QueueName};
+use wharf_domain::{DomainError, MessageContent, NewMessage, QueueName};
 
 const LIST_PAGE_SIZE: usize = 100;
 pub const PROTOCOLS: &[&str] =
@@ -152,7 +152,10 @@ pub async fn subscribe(context: &Context<'_>, input: SubscribeInput) -> Result<V
         Some(policy) => Some(replay_window(context, &topic, policy)?),
         None => None,
     };
-    let pending = CONFIRMED_BY_ENDPOINT.contains(&protocol.as_str());
+    // A queue of another account confirms like an HTTP endpoint: its owner reads the
+    // SubscriptionConfirmation from the queue and visits the SubscribeURL.
+    let other_account_queue = matches!(&endpoint, Endpoint::Queue(queue) if queue.account != topic.account);
+    let pending = CONFIRMED_BY_ENDPOINT.contains(&protocol.as_str()) || other_account_queue;
     let token = pending.then(confirmation_token);
     let (subscription, created) = context
         .engine()
@@ -176,7 +179,8 @@ pub async fn subscribe(context: &Context<'_>, input: SubscribeInput) -> Result<V
 }
 
 /// Queues the SubscriptionConfirmation for delivery to the new endpoint: the signed JSON
-/// message, or for `email` a plain-text mail with the link.
+/// message (written straight into a subscribed queue of another account), or for `email` a
+/// plain-text mail with the link.
 async fn send_confirmation(
     context: &Context<'_>,
     topic: &Topic,
@@ -205,6 +209,21 @@ async fn send_confirmation(
     } else {
         envelope::render_confirmation(&confirmation, version, &context.service.signer, &signing_cert_url)
     };
+    if let Endpoint::Queue(name) = &subscription.endpoint {
+        // A queue that is gone by now receives nothing, as a publication would not reach it.
+        let Some(queue) = context.engine().queue(&name.account, &name.name) else { return Ok(()) };
+        let fifo = queue.read_settings(|settings| settings.fifo);
+        let size_bytes = u32::try_from(body.len()).unwrap_or(u32::MAX);
+        let content = MessageContent {
+            body: body.into(),
+            sender_id: publish::SNS_SENDER_ID.to_string(),
+            group_id: fifo.then(|| topic.name.clone()),
+            deduplication_id: fifo.then(|| message_id.clone()),
+            ..MessageContent::default()
+        };
+        context.engine().send(&queue, vec![NewMessage { content, delay_seconds: None, size_bytes }]).await?;
+        return Ok(());
+    }
     let subject = Some(CONFIRMATION_SUBJECT).filter(|_| protocol.starts_with("email"));
     let message = delivery::outbox_message(
         topic,

@@ -119,10 +119,15 @@ pub fn client(endpoint: &str, access_key: &str, secret: &str) -> aws_sdk_sqs::Cl
 
 /// An aws-sdk-sns client for a Wharf at `endpoint`, over plain HTTP.
 pub fn sns_client(endpoint: &str) -> aws_sdk_sns::Client {
+    sns_client_as(endpoint, "test", "test")
+}
+
+/// An SNS client signing with the given credentials.
+pub fn sns_client_as(endpoint: &str, access_key: &str, secret: &str) -> aws_sdk_sns::Client {
     let config = aws_sdk_sns::Config::builder()
         .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
         .region(aws_sdk_sns::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sns::config::Credentials::new("test", "test", None, None, "test"))
+        .credentials_provider(aws_sdk_sns::config::Credentials::new(access_key, secret, None, None, "test"))
         .endpoint_url(endpoint)
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
