@@ -154,12 +154,17 @@ struct Reach {
 /// The subscriptions whose filter policies accept the publication, with their queues. All
 /// registry lookups happen here, before any delivery is built.
 fn reach(context: &Context<'_>, topic: &Topic, prepared: &Prepared) -> Vec<Reach> {
-    topic.subscriptions().into_iter().filter_map(|subscription| reach_one(context, subscription, prepared)).collect()
+    let views = attribute_views(prepared);
+    topic
+        .subscriptions()
+        .into_iter()
+        .filter_map(|subscription| reach_one(context, subscription, prepared, &views))
+        .collect()
 }
 
-/// The subscription and its queue, if the subscription is confirmed and accepts the publication.
-fn reach_one(context: &Context<'_>, subscription: Arc<Subscription>, prepared: &Prepared) -> Option<Reach> {
-    let views: Vec<AttributeView<'_>> = prepared
+/// The publication's text attributes, as filter policies read them.
+fn attribute_views(prepared: &Prepared) -> Vec<AttributeView<'_>> {
+    prepared
         .attributes
         .iter()
         .filter_map(|attribute| match &attribute.value {
@@ -168,8 +173,17 @@ fn reach_one(context: &Context<'_>, subscription: Arc<Subscription>, prepared: &
             }
             AttributeValue::Binary(_) => None,
         })
-        .collect();
-    if !subscription.confirmed || !subscription.accepts(&views, prepared.structure.default_text()) {
+        .collect()
+}
+
+/// The subscription and its queue, if the subscription is confirmed and accepts the publication.
+fn reach_one(
+    context: &Context<'_>,
+    subscription: Arc<Subscription>,
+    prepared: &Prepared,
+    views: &[AttributeView<'_>],
+) -> Option<Reach> {
+    if !subscription.confirmed || !subscription.accepts(views, prepared.structure.default_text()) {
         return None;
     }
     let (protocol, queue, external) = match &subscription.endpoint {
@@ -391,7 +405,8 @@ pub(crate) async fn replay(
                 deduplication_id: archived.deduplication_id,
                 size_bytes: 0,
             };
-            let Some(target) = reach_one(context, subscription.clone(), &prepared) else { continue };
+            let views = attribute_views(&prepared);
+            let Some(target) = reach_one(context, subscription.clone(), &prepared, &views) else { continue };
             let publication = Publication {
                 topic,
                 topic_arn: context.topic_arn(topic),
