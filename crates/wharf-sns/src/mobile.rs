@@ -116,8 +116,12 @@ pub fn valid_phone_number(number: &str) -> bool {
     (2..=15).contains(&digits.len()) && digits.bytes().all(|byte| byte.is_ascii_digit())
 }
 
-/// The key of a phone number in an account's number catalogs.
+/// The key of a phone number in an account's number catalogs. A full number written without
+/// its `+` (more than 9 digits: not a short code) is the same number as with it.
 pub fn number_key(account: &str, number: &str) -> String {
+    if !number.starts_with('+') && number.len() > 9 && number.bytes().all(|byte| byte.is_ascii_digit()) {
+        return format!("{account}/+{number}");
+    }
     format!("{account}/{number}")
 }
 
@@ -153,6 +157,13 @@ mod tests {
         for text in ["arn:aws:sns:us-east-1:0:endpoint/GCM/name", "arn:aws:sns:us-east-1:0:endpoint/GCM/name/a/b"] {
             assert_eq!(EndpointId::parse_arn(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn a_full_number_is_one_key_with_or_without_its_plus() {
+        assert_eq!(number_key("1", "14255550100"), number_key("1", "+14255550100"));
+        assert_eq!(number_key("1", "+14255550100"), "1/+14255550100");
+        assert_eq!(number_key("1", "12345"), "1/12345", "short codes keep their form");
     }
 
     #[test]
