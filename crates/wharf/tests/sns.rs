@@ -432,3 +432,64 @@ async fn a_queue_of_another_account_confirms_its_subscription_from_the_queue() {
     assert_eq!(bodies.len(), 1);
     assert_eq!(bodies[0]["Message"], "welcome");
 }
+
+#[tokio::test]
+async fn fifo_topic_subscriptions_and_filter_policies_stop_at_aws_quotas() {
+    let server = TestServer::start().await;
+    let sns = server.sns();
+    let fifo =
+        sns.create_topic().name("quota.fifo").attributes("FifoTopic", "true").send().await.unwrap().topic_arn.unwrap();
+    let queue_arn = |index: usize| format!("arn:aws:sqs:us-east-1:000000000000:q{index}.fifo");
+    for index in 0..100 {
+        sns.subscribe().topic_arn(&fifo).protocol("sqs").endpoint(queue_arn(index)).send().await.unwrap();
+    }
+    let error = sns.subscribe().topic_arn(&fifo).protocol("sqs").endpoint(queue_arn(100)).send().await.unwrap_err();
+    assert_eq!(code(&error), "SubscriptionLimitExceeded");
+    let again = sns.subscribe().topic_arn(&fifo).protocol("sqs").endpoint(queue_arn(7)).send().await;
+    assert!(again.is_ok(), "subscribing an endpoint again is not a new subscription");
+
+    let standard = sns.create_topic().name("filtered").send().await.unwrap().topic_arn.unwrap();
+    let policy = r#"{"colour":["blue"]}"#;
+    let mut last = String::new();
+    for index in 0..200 {
+        last = sns
+            .subscribe()
+            .topic_arn(&standard)
+            .protocol("sqs")
+            .endpoint(format!("arn:aws:sqs:us-east-1:000000000000:f{index}"))
+            .attributes("FilterPolicy", policy)
+            .send()
+            .await
+            .unwrap()
+            .subscription_arn
+            .unwrap();
+    }
+    let plain = sns
+        .subscribe()
+        .topic_arn(&standard)
+        .protocol("sqs")
+        .endpoint("arn:aws:sqs:us-east-1:000000000000:unfiltered")
+        .send()
+        .await
+        .unwrap()
+        .subscription_arn
+        .unwrap();
+    let error = sns
+        .set_subscription_attributes()
+        .subscription_arn(&plain)
+        .attribute_name("FilterPolicy")
+        .attribute_value(policy)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&error), "FilterPolicyLimitExceeded");
+    // Changing a policy a subscription already has adds none.
+    let changed = sns
+        .set_subscription_attributes()
+        .subscription_arn(&last)
+        .attribute_name("FilterPolicy")
+        .attribute_value(r#"{"colour":["red"]}"#)
+        .send()
+        .await;
+    assert!(changed.is_ok());
+}

@@ -6,7 +6,7 @@ use super::publish;
 use super::{lenient_bool, required};
 use crate::delivery::{self, Kind};
 use crate::envelope::{self, Confirmation};
-use crate::error_map::SnsError;
+use crate::error_map::{ErrorKind, SnsError};
 use crate::{archive, arns};
 use crate::{Context, SIGNING_CERT_PATH};
 use serde::Deserialize;
@@ -148,6 +148,8 @@ pub async fn subscribe(context: &Context<'_>, input: SubscribeInput) -> Result<V
     } else if fifo {
         return Err(SnsError::invalid(format!("Invalid protocol type: {protocol}")));
     }
+    let same_endpoint = topic.subscriptions().into_iter().find(|existing| existing.endpoint == endpoint);
+    check_limits(&topic, same_endpoint.as_deref(), &input.attributes)?;
     let replay_window = match input.attributes.get("ReplayPolicy").filter(|policy| !policy.is_empty()) {
         Some(policy) => Some(replay_window(context, &topic, policy)?),
         None => None,
@@ -403,7 +405,9 @@ pub async fn set_attribute(context: &Context<'_>, input: SetAttributeInput) -> R
     let name = required(input.attribute_name.as_deref(), "AttributeName")?.to_string();
     let value = input.attribute_value.unwrap_or_default();
     let (protocol, _) = protocol_and_endpoint(context.region(), &subscription.endpoint);
-    check_attributes(&protocol, &BTreeMap::from([(name.clone(), value.clone())]))?;
+    let change = BTreeMap::from([(name.clone(), value.clone())]);
+    check_attributes(&protocol, &change)?;
+    check_limits(&topic, Some(&subscription), &change)?;
     let replay = name == "ReplayPolicy" && !value.is_empty();
     let replay_window = if replay { Some(replay_window(context, &topic, &value)?) } else { None };
     let updated = context
@@ -422,6 +426,34 @@ pub async fn set_attribute(context: &Context<'_>, input: SetAttributeInput) -> R
         run_replay(context, &topic, &updated, window).await?;
     }
     Ok(json!({}))
+}
+
+/// AWS's default quotas: subscriptions of a FIFO topic, and filter policies per topic.
+const FIFO_TOPIC_SUBSCRIPTIONS_MAX: usize = 100;
+const FILTER_POLICIES_PER_TOPIC_MAX: usize = 200;
+
+/// Refuses a new subscription (`existing` is `None`) or a change of `existing` that would take
+/// the topic past AWS's subscription or filter-policy quotas.
+fn check_limits(
+    topic: &Topic,
+    existing: Option<&Subscription>,
+    attributes: &BTreeMap<String, String>,
+) -> Result<(), SnsError> {
+    let subscriptions = topic.subscriptions();
+    if existing.is_none() && topic.settings().fifo && subscriptions.len() >= FIFO_TOPIC_SUBSCRIPTIONS_MAX {
+        return Err(SnsError::new(ErrorKind::SubscriptionLimitExceeded, "Subscription limit exceeded"));
+    }
+    let sets_policy = attributes.get(FILTER_POLICY_ATTRIBUTE).is_some_and(|policy| !policy.trim().is_empty());
+    let has_policy = |subscription: &Subscription| {
+        subscription.attributes.get(FILTER_POLICY_ATTRIBUTE).is_some_and(|policy| !policy.trim().is_empty())
+    };
+    let adds_policy = sets_policy && !existing.is_some_and(has_policy);
+    if adds_policy
+        && subscriptions.iter().filter(|subscription| has_policy(subscription)).count() >= FILTER_POLICIES_PER_TOPIC_MAX
+    {
+        return Err(SnsError::new(ErrorKind::FilterPolicyLimitExceeded, "Filter policy limit exceeded"));
+    }
+    Ok(())
 }
 
 /// The publication times a ReplayPolicy asks for; only a FIFO topic that archives has any.

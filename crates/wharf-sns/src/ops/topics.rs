@@ -3,7 +3,7 @@
 use super::paging::page;
 use super::required;
 use super::tags::{check_tags, TagInput};
-use crate::error_map::SnsError;
+use crate::error_map::{ErrorKind, SnsError};
 use crate::Context;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -70,6 +70,17 @@ pub fn check_topic_name(name: &str, fifo: bool) -> Result<(), SnsError> {
     Ok(())
 }
 
+/// AWS's default quotas of topics per account: standard and FIFO.
+const STANDARD_TOPICS_MAX: usize = 100_000;
+const FIFO_TOPICS_MAX: usize = 1_000;
+
+/// Whether the caller's account already has as many topics of this kind as AWS allows.
+fn at_topic_limit(context: &Context<'_>, fifo: bool) -> bool {
+    let topics = context.engine().list_topics(context.account());
+    let same_kind = topics.iter().filter(|topic| topic.settings().fifo == fifo).count();
+    same_kind >= if fifo { FIFO_TOPICS_MAX } else { STANDARD_TOPICS_MAX }
+}
+
 /// Applies client-given attributes to a topic's settings, with AWS's rules.
 pub fn apply(settings: &mut TopicSettings, attributes: &BTreeMap<String, String>) -> Result<(), SnsError> {
     for (name, value) in attributes {
@@ -131,6 +142,9 @@ pub async fn create(context: &Context<'_>, input: CreateInput) -> Result<Value, 
     let account = context.account().to_string();
     let topic = match context.engine().topic(&account, name) {
         Some(existing) => existing,
+        None if at_topic_limit(context, fifo) => {
+            return Err(SnsError::new(ErrorKind::TopicLimitExceeded, "Topic limit exceeded"));
+        }
         None => match context.engine().create_topic(&account, name, settings.clone(), tags).await {
             Ok(topic) => {
                 crate::archive::apply(context.engine(), &topic, crate::archive::retention_days(&settings)).await?;
