@@ -26,6 +26,10 @@ pub const VALUE_FORMAT_V2: u8 = 2;
 const MESSAGE_META_V1_BYTES: usize = 1 + 16 + 8 + 8 + 4 + 8 + 4;
 /// Format 2 appends the group key.
 pub const MESSAGE_META_BYTES: usize = MESSAGE_META_V1_BYTES + 8;
+/// Metadata of a message whose content is shared: format 2's fields, then the shared content's
+/// id. Such a message has no row in the content table.
+pub const VALUE_FORMAT_V3: u8 = 3;
+pub const SHARING_META_BYTES: usize = MESSAGE_META_BYTES + 16;
 
 /// Length of an encoded [`DedupRecord`] value: version byte, message id, seq, expiry. The
 /// deduplication key lives in the table key.
@@ -98,7 +102,7 @@ pub fn encode_message_meta(meta: &MessageMeta) -> [u8; MESSAGE_META_BYTES] {
 pub fn decode_message_meta(seq: u64, bytes: &[u8]) -> Result<MessageMeta, StoreError> {
     let mut reader = Reader::new(bytes, "message metadata");
     let version = reader.u8()?;
-    if version != VALUE_FORMAT_V1 && version != VALUE_FORMAT_V2 {
+    if !matches!(version, VALUE_FORMAT_V1 | VALUE_FORMAT_V2 | VALUE_FORMAT_V3) {
         return Err(reader.corrupt(&format!("unknown format version {version}")));
     }
     let meta = MessageMeta {
@@ -109,10 +113,32 @@ pub fn decode_message_meta(seq: u64, bytes: &[u8]) -> Result<MessageMeta, StoreE
         receive_count: reader.u32()?,
         first_receive_ms: reader.u64()?,
         size_bytes: reader.u32()?,
-        group_key: if version == VALUE_FORMAT_V2 { reader.u64()? } else { 0 },
+        group_key: if version == VALUE_FORMAT_V1 { 0 } else { reader.u64()? },
     };
+    if version == VALUE_FORMAT_V3 {
+        reader.array::<16>()?;
+    }
     reader.finish()?;
     Ok(meta)
+}
+
+/// Format 3 metadata: `meta` (format 2) referring to the shared content `id`.
+pub fn encode_sharing_meta(meta: &[u8; MESSAGE_META_BYTES], id: &SharedContentId) -> [u8; SHARING_META_BYTES] {
+    let mut out = [0u8; SHARING_META_BYTES];
+    out[..MESSAGE_META_BYTES].copy_from_slice(meta);
+    out[0] = VALUE_FORMAT_V3;
+    out[MESSAGE_META_BYTES..].copy_from_slice(id);
+    out
+}
+
+/// The shared content a metadata value refers to, if it is format 3.
+pub fn shared_reference(meta: &[u8]) -> Option<SharedContentId> {
+    match meta {
+        [VALUE_FORMAT_V3, ..] if meta.len() == SHARING_META_BYTES => {
+            <SharedContentId>::try_from(&meta[MESSAGE_META_BYTES..]).ok()
+        }
+        _ => None,
+    }
 }
 
 /// A dedup record's table key: the queue id, big-endian, then the 16-byte deduplication key, so
@@ -217,27 +243,6 @@ pub fn encode_message_content(content: &MessageContent) -> Vec<u8> {
     // An absent digest is stored as zero bytes.
     put_bytes(&mut out, content.body_digest.as_ref().map_or(&[][..], |digest| &digest[..]));
     out
-}
-
-/// The format byte of a message content value that refers to a shared content instead of
-/// holding one; the 16-byte shared content id follows.
-pub const SHARED_REFERENCE: u8 = 0x80;
-pub const SHARED_REFERENCE_BYTES: usize = 17;
-
-/// A message content value that refers to the shared content `id`.
-pub fn encode_shared_reference(id: &SharedContentId) -> [u8; SHARED_REFERENCE_BYTES] {
-    let mut out = [0u8; SHARED_REFERENCE_BYTES];
-    out[0] = SHARED_REFERENCE;
-    out[1..].copy_from_slice(id);
-    out
-}
-
-/// The shared content a message content value refers to, if it is a reference.
-pub fn shared_reference(value: &[u8]) -> Option<SharedContentId> {
-    match value {
-        [SHARED_REFERENCE, id @ ..] => <SharedContentId>::try_from(id).ok(),
-        _ => None,
-    }
 }
 
 pub fn encode_references(references: u32) -> [u8; 5] {

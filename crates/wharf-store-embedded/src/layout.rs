@@ -14,8 +14,9 @@ const STORE_INFO: TableDefinition<&str, &[u8]> = TableDefinition::new("wharf_sto
 const QUEUES: TableDefinition<&[u8; 8], &[u8]> = TableDefinition::new("queues");
 /// Message metadata by (queue id, seq), big-endian; small, read in full at start-up.
 const MESSAGE_META: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("message_meta");
-/// Message bodies and attributes by the same key; read one at a time, on delivery. The value of
-/// a message that shares its content is a reference to a [`SHARED_CONTENT`] entry instead.
+/// Message bodies and attributes by the same key; read one at a time, on delivery. A message
+/// that shares its content has no row here: its metadata (format 3) names a [`SHARED_CONTENT`]
+/// entry.
 const MESSAGE_CONTENT: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("message_content");
 /// Contents several messages share (one publication fanned out to several queues), by id.
 const SHARED_CONTENT: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("shared_content");
@@ -46,67 +47,22 @@ pub const RECORD_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// thread and the writer thread only copies bytes into the tree.
 #[derive(Debug)]
 pub(crate) enum Operation {
-    PutQueue {
-        key: [u8; 8],
-        value: Vec<u8>,
-    },
-    DeleteQueue {
-        queue: QueueId,
-    },
-    PutMessage {
-        key: [u8; 16],
-        meta: [u8; codec::MESSAGE_META_BYTES],
-        content: Vec<u8>,
-    },
-    PutSharedContent {
-        id: SharedContentId,
-        content: Vec<u8>,
-        references: u32,
-    },
-    PutSharingMessage {
-        key: [u8; 16],
-        meta: [u8; codec::MESSAGE_META_BYTES],
-        reference: [u8; codec::SHARED_REFERENCE_BYTES],
-    },
-    UpdateMessage {
-        key: [u8; 16],
-        meta: [u8; codec::MESSAGE_META_BYTES],
-    },
-    DeleteMessage {
-        key: [u8; 16],
-    },
-    PurgeMessages {
-        queue: QueueId,
-        up_to_seq: u64,
-    },
-    PutSetting {
-        key: String,
-        value: Vec<u8>,
-    },
-    DeleteSetting {
-        key: String,
-    },
-    PutDedup {
-        key: [u8; 24],
-        value: [u8; codec::DEDUP_VALUE_BYTES],
-    },
-    DeleteDedup {
-        key: [u8; 24],
-    },
-    PutTopic {
-        key: [u8; 8],
-        value: Vec<u8>,
-    },
-    DeleteTopic {
-        topic: TopicId,
-    },
-    PutSubscription {
-        key: [u8; 16],
-        value: Vec<u8>,
-    },
-    DeleteSubscription {
-        key: [u8; 16],
-    },
+    PutQueue { key: [u8; 8], value: Vec<u8> },
+    DeleteQueue { queue: QueueId },
+    PutMessage { key: [u8; 16], meta: [u8; codec::MESSAGE_META_BYTES], content: Vec<u8> },
+    PutSharedContent { id: SharedContentId, content: Vec<u8>, references: u32 },
+    PutSharingMessage { key: [u8; 16], meta: [u8; codec::SHARING_META_BYTES] },
+    UpdateMessage { key: [u8; 16], meta: [u8; codec::MESSAGE_META_BYTES] },
+    DeleteMessage { key: [u8; 16] },
+    PurgeMessages { queue: QueueId, up_to_seq: u64 },
+    PutSetting { key: String, value: Vec<u8> },
+    DeleteSetting { key: String },
+    PutDedup { key: [u8; 24], value: [u8; codec::DEDUP_VALUE_BYTES] },
+    DeleteDedup { key: [u8; 24] },
+    PutTopic { key: [u8; 8], value: Vec<u8> },
+    DeleteTopic { topic: TopicId },
+    PutSubscription { key: [u8; 16], value: Vec<u8> },
+    DeleteSubscription { key: [u8; 16] },
 }
 
 /// Converts a redb error into the store's error, keeping corruption distinct from I/O failure.
@@ -153,8 +109,7 @@ pub(crate) fn prepare(batch: Vec<Mutation>) -> Result<Vec<Operation>, StoreError
             }
             Mutation::PutSharingMessage { queue, meta, shared } => Operation::PutSharingMessage {
                 key: codec::message_key(queue, meta.seq),
-                meta: codec::encode_message_meta(&meta),
-                reference: codec::encode_shared_reference(&shared),
+                meta: codec::encode_sharing_meta(&codec::encode_message_meta(&meta), &shared),
             },
             Mutation::UpdateMessage { queue, meta } => Operation::UpdateMessage {
                 key: codec::message_key(queue, meta.seq),
@@ -278,20 +233,26 @@ impl<'txn> Tables<'txn> {
                 self.shared_content.insert(id, content.as_slice())?;
                 self.shared_references.insert(id, &codec::encode_references(*references)[..])?;
             }
-            Operation::PutSharingMessage { key, meta, reference } => {
+            Operation::PutSharingMessage { key, meta } => {
                 self.meta.insert(key, meta.as_slice())?;
-                self.content.insert(key, reference.as_slice())?;
             }
             Operation::UpdateMessage { key, meta } => {
-                // Updating a message that was deleted meanwhile must not resurrect it.
-                let exists = self.meta.get(key)?.is_some();
-                if exists {
-                    self.meta.insert(key, meta.as_slice())?;
+                // Updating a message that was deleted meanwhile must not resurrect it, and one that
+                // shares its content keeps its reference.
+                let existing = self.meta.get(key)?.map(|value| codec::shared_reference(value.value()));
+                match existing {
+                    None => {}
+                    Some(None) => {
+                        self.meta.insert(key, meta.as_slice())?;
+                    }
+                    Some(Some(id)) => {
+                        self.meta.insert(key, codec::encode_sharing_meta(meta, &id).as_slice())?;
+                    }
                 }
             }
             Operation::DeleteMessage { key } => {
-                self.meta.remove(key)?;
-                let shared = self.content.remove(key)?.and_then(|value| codec::shared_reference(value.value()));
+                let shared = self.meta.remove(key)?.and_then(|value| codec::shared_reference(value.value()));
+                self.content.remove(key)?;
                 if let Some(id) = shared {
                     self.release(&id)?;
                 }
@@ -333,12 +294,12 @@ impl<'txn> Tables<'txn> {
     fn delete_messages(&mut self, queue: QueueId, up_to_seq: u64) -> Result<(), redb::StorageError> {
         let first = codec::message_key(queue, 0);
         let last = codec::message_key(queue, up_to_seq);
-        self.meta.retain_in::<&[u8; 16], _>(&first..=&last, |_, _| false)?;
         let mut released = Vec::new();
-        self.content.retain_in::<&[u8; 16], _>(&first..=&last, |_, value| {
+        self.meta.retain_in::<&[u8; 16], _>(&first..=&last, |_, value| {
             released.extend(codec::shared_reference(value));
             false
         })?;
+        self.content.retain_in::<&[u8; 16], _>(&first..=&last, |_, _| false)?;
         for id in released {
             self.release(&id)?;
         }
@@ -465,14 +426,18 @@ pub(crate) fn read_content(
 ) -> Result<Option<MessageContent>, StoreError> {
     let context = "reading message content";
     let read = database.begin_read().map_err(|e| storage_error(context, e))?;
-    let Some(content) = open_readable(&read, MESSAGE_CONTENT)? else {
+    let key = codec::message_key(queue, seq);
+    if let Some(content) = open_readable(&read, MESSAGE_CONTENT)? {
+        if let Some(value) = content.get(&key).map_err(|e| storage_error(context, e))? {
+            return codec::decode_message_content(value.value()).map(Some);
+        }
+    }
+    // No content row: the message shares its content, or is gone.
+    let Some(meta) = open_readable(&read, MESSAGE_META)? else { return Ok(None) };
+    let Some(id) =
+        meta.get(&key).map_err(|e| storage_error(context, e))?.and_then(|value| codec::shared_reference(value.value()))
+    else {
         return Ok(None);
-    };
-    let Some(value) = content.get(&codec::message_key(queue, seq)).map_err(|e| storage_error(context, e))? else {
-        return Ok(None);
-    };
-    let Some(id) = codec::shared_reference(value.value()) else {
-        return codec::decode_message_content(value.value()).map(Some);
     };
     let Some(shared) = open_readable(&read, SHARED_CONTENT)? else {
         return Err(StoreError::Corrupt(format!("message {queue}/{seq} refers to a missing shared content")));
