@@ -1,19 +1,35 @@
 //! Where SMS and mobile push messages go. Wharf holds no carrier or push-platform connection;
 //! the outbox hands each message to a [`MobileSender`]. The default, [`Recorder`], keeps the most
 //! recent messages of each kind so a test or a developer can read them back over HTTP under
-//! `/_wharf/sns/`; an embedding program can plug in its own sender instead.
+//! `/_wharf/sns/`. [`Webhook`] (`[sns] mobile_webhook`) also POSTs each message as JSON to a
+//! gateway of the user's own that talks to a carrier or a push service; an embedding program can
+//! plug in its own sender instead.
 
+use crate::http_client::DeliveryClient;
+use bytes::Bytes;
+use http_body_util::Full;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// Whether a message goes to a phone or to an app on a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
     Sms,
     Push,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Push => "push",
+        }
+    }
 }
 
 /// One message for one phone number or platform endpoint.
@@ -82,7 +98,7 @@ impl Recorder {
         self.log(channel).clear();
     }
 
-    fn record(&self, message: MobileMessage) {
+    pub fn record(&self, message: MobileMessage) {
         let mut log = self.log(message.channel);
         if log.len() == RECORDED_MESSAGES_MAX {
             log.pop_front();
@@ -95,6 +111,49 @@ impl MobileSender for Recorder {
     fn send<'a>(&'a self, message: MobileMessage) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
         self.record(message);
         Box::pin(std::future::ready(true))
+    }
+}
+
+/// How long the gateway may take to accept one message.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Forwards every message to a gateway URL as a JSON POST (the recorded fields plus `Channel`,
+/// `sms` or `push`), and records it once the gateway answered 2xx; anything else is retried
+/// on AWS's schedule for endpoints it manages.
+pub struct Webhook {
+    url: String,
+    client: DeliveryClient,
+    recorder: Arc<Recorder>,
+}
+
+impl Webhook {
+    pub fn new(url: String, client: DeliveryClient, recorder: Arc<Recorder>) -> Self {
+        Webhook { url, client, recorder }
+    }
+
+    async fn forward(&self, message: &MobileMessage) -> bool {
+        let mut payload = serde_json::to_value(message).unwrap_or_default();
+        payload["Channel"] = serde_json::json!(message.channel.as_str());
+        let request = hyper::Request::post(&self.url)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(payload.to_string())));
+        let Ok(request) = request else { return false };
+        match tokio::time::timeout(WEBHOOK_TIMEOUT, self.client.request(request)).await {
+            Ok(Ok(response)) => response.status().is_success(),
+            _ => false,
+        }
+    }
+}
+
+impl MobileSender for Webhook {
+    fn send<'a>(&'a self, message: MobileMessage) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(async move {
+            let accepted = self.forward(&message).await;
+            if accepted {
+                self.recorder.record(message);
+            }
+            accepted
+        })
     }
 }
 

@@ -49,6 +49,9 @@ pub struct Config {
     pub sns_https_ca_file: Option<PathBuf>,
     /// The sender of SNS email notifications.
     pub sns_email_from: String,
+    /// A gateway SNS POSTs every SMS and push message to as JSON (besides recording it under
+    /// `/_wharf/sns/`); without one, messages are only recorded.
+    pub sns_mobile_webhook: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -124,6 +127,7 @@ pub struct SnsSection {
     pub smtp_server: Option<String>,
     pub email_from: Option<String>,
     pub https_ca_file: Option<PathBuf>,
+    pub mobile_webhook: Option<String>,
 }
 
 /// Options given on the command line or through `WHARF_*` variables.
@@ -214,6 +218,7 @@ impl Config {
             sns_smtp_server: file.sns.smtp_server,
             sns_https_ca_file: args.sns_https_ca_file.clone().or(file.sns.https_ca_file),
             sns_email_from: file.sns.email_from.unwrap_or_else(|| DEFAULT_EMAIL_FROM.to_string()),
+            sns_mobile_webhook: file.sns.mobile_webhook,
         })
     }
 }
@@ -254,6 +259,7 @@ attributes = { VisibilityTimeout = "60" }
 [sns]
 smtp_server = "smtps://mail.internal"
 https_ca_file = "/etc/wharf/ca.pem"
+mobile_webhook = "http://127.0.0.1:7070/sms"
 "#,
         )
         .unwrap();
@@ -267,6 +273,7 @@ https_ca_file = "/etc/wharf/ca.pem"
         assert_eq!(config.data_dir, Some(PathBuf::from(DEFAULT_DATA_DIR)));
         assert_eq!(config.sns_smtp_server.as_deref(), Some("smtps://mail.internal"));
         assert_eq!(config.sns_https_ca_file, Some(PathBuf::from("/etc/wharf/ca.pem")));
+        assert_eq!(config.sns_mobile_webhook.as_deref(), Some("http://127.0.0.1:7070/sms"));
         let flagged = ServeArgs {
             config: Some(path.clone()),
             sns_https_ca_file: Some(PathBuf::from("/run/ca.pem")),

@@ -17,7 +17,7 @@ use wharf_aws::edge::{Edge, EdgeConfig};
 use wharf_aws::service::AwsService;
 use wharf_domain::{Clock, Engine, EngineOptions, SystemClock};
 use wharf_sns::delivery::{Deliverer, MailRelay};
-use wharf_sns::senders::Recorder;
+use wharf_sns::senders::{MobileSender, Recorder, Webhook};
 use wharf_sns::signing::Signer;
 use wharf_sns::tls_roots::TrustRoots;
 use wharf_sns::SnsService;
@@ -100,7 +100,8 @@ impl Server {
             Arc::new(SqsService::new(engine.clone())),
             Arc::new(SnsService::new(engine.clone(), signer.clone(), outbox.clone())),
         ];
-        // SMS and push messages are recorded for reading back under /_wharf/sns/.
+        // SMS and push messages are recorded for reading back under /_wharf/sns/ (and forwarded
+        // to sns.mobile_webhook when one is configured).
         let recorder = Arc::new(Recorder::new());
         let admin = Arc::new(admin::Admin::new(engine.clone(), config.data_dir.is_some(), signer, recorder.clone()));
         let edge = Edge::new(
@@ -142,13 +143,17 @@ impl Server {
             Some(server) => Some(MailRelay::new(server, config.sns_email_from.clone(), &trust_roots)?),
             None => None,
         };
+        let mobile: Arc<dyn MobileSender> = match &config.sns_mobile_webhook {
+            Some(url) => Arc::new(Webhook::new(url.clone(), delivery_client.clone(), recorder)),
+            None => recorder,
+        };
         let deliverer = Deliverer::new(
             engine.clone(),
             outbox,
             config.region.clone(),
             config.sns_lambda_endpoint.clone(),
             mail,
-            recorder,
+            mobile,
             delivery_client,
         );
         let delivering = tokio::spawn(deliverer.run(shutdown.subscribe()));

@@ -206,3 +206,61 @@ async fn sandbox_numbers_are_verified_with_the_code_sent_to_them() {
         .collect();
     assert_eq!(statuses, vec![format!("{number}=Verified")]);
 }
+
+/// A gateway on 127.0.0.1 that answers each POST with the next status of `statuses` (then 200)
+/// and reports every body it accepted.
+async fn gateway(statuses: Vec<u16>) -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    use http_body_util::BodyExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/sms-gateway", listener.local_addr().unwrap());
+    let (sender, received) = tokio::sync::mpsc::unbounded_channel();
+    let statuses = std::sync::Arc::new(std::sync::Mutex::new(statuses.into_iter()));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (sender, statuses) = (sender.clone(), statuses.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let (sender, statuses) = (sender.clone(), statuses.clone());
+                    async move {
+                        let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let status = statuses.lock().unwrap().next().unwrap_or(200);
+                        if status == 200 {
+                            let _ = sender.send(serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null));
+                        }
+                        let mut response = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
+                        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                        Ok::<_, hyper::Error>(response)
+                    }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            });
+        }
+    });
+    (url, received)
+}
+
+#[tokio::test]
+async fn a_configured_webhook_receives_every_sms_and_push_message() {
+    let (url, mut received) = gateway(vec![503]).await;
+    let mut settings = common::config(None);
+    settings.sns_mobile_webhook = Some(url);
+    let server = TestServer::start_with(settings, None).await;
+    let sns = server.sns();
+    // The gateway refuses the first attempt; the outbox tries again.
+    let sent = sns.publish().phone_number("+15555550111").message("via gateway").send().await.unwrap();
+    let forwarded = tokio::time::timeout(common::HANG_TIMEOUT, received.recv()).await.unwrap().unwrap();
+    assert_eq!(forwarded["Channel"], "sms");
+    assert_eq!(forwarded["Destination"], "+15555550111");
+    assert_eq!(forwarded["Message"], "via gateway");
+    assert_eq!(forwarded["MessageId"], sent.message_id().unwrap());
+    assert_eq!(texts(&recorded(&server, "sms-messages", "").await), vec!["via gateway"], "recorded once accepted");
+
+    let application_arn = application(&server, "gateway-app").await;
+    let endpoint_arn = endpoint(&server, &application_arn, "gateway-token").await;
+    sns.publish().target_arn(&endpoint_arn).message("to a device").send().await.unwrap();
+    let forwarded = tokio::time::timeout(common::HANG_TIMEOUT, received.recv()).await.unwrap().unwrap();
+    assert_eq!(forwarded["Channel"], "push");
+    assert_eq!(forwarded["Token"], "gateway-token");
+    assert_eq!(forwarded["Destination"], endpoint_arn.as_str());
+}

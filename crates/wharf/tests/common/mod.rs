@@ -34,6 +34,7 @@ pub fn config(data_dir: Option<PathBuf>) -> Config {
         sns_smtp_server: None,
         sns_https_ca_file: None,
         sns_email_from: wharf::config::DEFAULT_EMAIL_FROM.to_string(),
+        sns_mobile_webhook: None,
     }
 }
 
