@@ -6,7 +6,7 @@
 mod common;
 
 use aws_sdk_sns::error::ProvideErrorMetadata;
-use common::{code, config, raw_request, sns_client_as, TestServer, ACCOUNT};
+use common::{code, config, gcm_application, platform_endpoint, raw_request, sns_client_as, TestServer, ACCOUNT};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -32,29 +32,6 @@ impl HttpStatus for aws_sdk_sns::config::http::HttpResponse {
     fn status_code(&self) -> u16 {
         self.status().as_u16()
     }
-}
-
-async fn gcm_application(sns: &aws_sdk_sns::Client, name: &str) -> String {
-    let created = sns
-        .create_platform_application()
-        .name(name)
-        .platform("GCM")
-        .attributes("PlatformCredential", "server-key")
-        .send()
-        .await
-        .expect("create platform application");
-    created.platform_application_arn.expect("application arn")
-}
-
-async fn endpoint(sns: &aws_sdk_sns::Client, application_arn: &str, token: &str) -> String {
-    let created = sns
-        .create_platform_endpoint()
-        .platform_application_arn(application_arn)
-        .token(token)
-        .send()
-        .await
-        .expect("create platform endpoint");
-    created.endpoint_arn.expect("endpoint arn")
 }
 
 /// The texts recorded for a phone number, oldest first.
@@ -371,7 +348,7 @@ async fn endpoints_and_applications_page_by_100() {
     let application = gcm_application(&sns, "many").await;
     let mut created = BTreeSet::new();
     for index in 0..105 {
-        created.insert(endpoint(&sns, &application, &format!("token-{index}")).await);
+        created.insert(platform_endpoint(&sns, &application, &format!("token-{index}")).await);
     }
     let first = sns.list_endpoints_by_platform_application().platform_application_arn(&application).send().await;
     let first = first.unwrap();
@@ -626,7 +603,7 @@ async fn applications_endpoints_and_numbers_belong_to_the_callers_account() {
     let bob = sns_client_as(&server.endpoint, "AKIDBOB000000002", "bob-secret");
     let application = gcm_application(&alice, "alice-app").await;
     assert!(application.contains(":111111111111:app/GCM/alice-app"), "{application}");
-    let device = endpoint(&alice, &application, "alice-device").await;
+    let device = platform_endpoint(&alice, &application, "alice-device").await;
 
     let error = bob.get_platform_application_attributes().platform_application_arn(&application).send().await;
     assert_eq!(code(&error.unwrap_err()), "AuthorizationError");
@@ -710,7 +687,7 @@ async fn query_replies_are_awsquery_xml() {
     let server = TestServer::start().await;
     let sns = server.sns();
     let application = gcm_application(&sns, "xml").await;
-    endpoint(&sns, &application, "xml-token").await;
+    platform_endpoint(&sns, &application, "xml-token").await;
     sns.set_sms_attributes().attributes("DefaultSMSType", "Promotional").send().await.unwrap();
     let form = format!(
         "Action=ListEndpointsByPlatformApplication&Version=2010-03-31&PlatformApplicationArn={}",

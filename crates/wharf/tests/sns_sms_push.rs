@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{code, raw_request, TestServer, ACCOUNT};
+use common::{code, gcm_application, platform_endpoint, raw_request, TestServer, ACCOUNT};
 use serde_json::Value;
 
 /// The recorded messages under `path` (`sms-messages` or `push-messages`) once the outbox drained.
@@ -17,31 +17,6 @@ async fn recorded(server: &TestServer, path: &str, query: &str) -> Vec<Value> {
 
 fn texts(messages: &[Value]) -> Vec<&str> {
     messages.iter().map(|message| message["Message"].as_str().unwrap_or("")).collect()
-}
-
-async fn application(server: &TestServer, name: &str) -> String {
-    let created = server
-        .sns()
-        .create_platform_application()
-        .name(name)
-        .platform("GCM")
-        .attributes("PlatformCredential", "server-key")
-        .send()
-        .await
-        .expect("create platform application");
-    created.platform_application_arn.expect("application arn")
-}
-
-async fn endpoint(server: &TestServer, application_arn: &str, token: &str) -> String {
-    let created = server
-        .sns()
-        .create_platform_endpoint()
-        .platform_application_arn(application_arn)
-        .token(token)
-        .send()
-        .await
-        .expect("create platform endpoint");
-    created.endpoint_arn.expect("endpoint arn")
 }
 
 #[tokio::test]
@@ -112,8 +87,8 @@ async fn an_opted_out_number_gets_nothing_until_it_opts_in() {
 async fn publish_to_a_platform_endpoint_is_recorded_with_its_token() {
     let server = TestServer::start().await;
     let sns = server.sns();
-    let application_arn = application(&server, "shop").await;
-    let endpoint_arn = endpoint(&server, &application_arn, "device-token-1").await;
+    let application_arn = gcm_application(&server.sns(), "shop").await;
+    let endpoint_arn = platform_endpoint(&server.sns(), &application_arn, "device-token-1").await;
     let sent = sns
         .publish()
         .target_arn(&endpoint_arn)
@@ -135,7 +110,7 @@ async fn publish_to_a_platform_endpoint_is_recorded_with_its_token() {
     let gone = sns.publish().target_arn(&endpoint_arn).message("m").send().await.unwrap_err();
     assert_eq!(code(&gone), "InvalidParameter");
 
-    let other = endpoint(&server, &application_arn, "device-token-2").await;
+    let other = platform_endpoint(&server.sns(), &application_arn, "device-token-2").await;
     sns.set_platform_application_attributes()
         .platform_application_arn(&application_arn)
         .attributes("Enabled", "false")
@@ -151,8 +126,8 @@ async fn topic_subscriptions_deliver_to_phones_and_devices() {
     let server = TestServer::start().await;
     let sns = server.sns();
     let topic_arn = sns.create_topic().name("alerts").send().await.unwrap().topic_arn.unwrap();
-    let application_arn = application(&server, "alerts-app").await;
-    let endpoint_arn = endpoint(&server, &application_arn, "token-a").await;
+    let application_arn = gcm_application(&server.sns(), "alerts-app").await;
+    let endpoint_arn = platform_endpoint(&server.sns(), &application_arn, "token-a").await;
     let sms = sns.subscribe().topic_arn(&topic_arn).protocol("sms").endpoint("+15555550142").send().await.unwrap();
     let push = sns.subscribe().topic_arn(&topic_arn).protocol("application").endpoint(&endpoint_arn).send().await;
     let push = push.unwrap();
@@ -256,8 +231,8 @@ async fn a_configured_webhook_receives_every_sms_and_push_message() {
     assert_eq!(forwarded["MessageId"], sent.message_id().unwrap());
     assert_eq!(texts(&recorded(&server, "sms-messages", "").await), vec!["via gateway"], "recorded once accepted");
 
-    let application_arn = application(&server, "gateway-app").await;
-    let endpoint_arn = endpoint(&server, &application_arn, "gateway-token").await;
+    let application_arn = gcm_application(&server.sns(), "gateway-app").await;
+    let endpoint_arn = platform_endpoint(&server.sns(), &application_arn, "gateway-token").await;
     sns.publish().target_arn(&endpoint_arn).message("to a device").send().await.unwrap();
     let forwarded = tokio::time::timeout(common::HANG_TIMEOUT, received.recv()).await.unwrap().unwrap();
     assert_eq!(forwarded["Channel"], "push");

@@ -86,6 +86,31 @@ impl TestServer {
     }
 }
 
+/// Creates a GCM platform application; returns its ARN.
+pub async fn gcm_application(sns: &aws_sdk_sns::Client, name: &str) -> String {
+    let created = sns
+        .create_platform_application()
+        .name(name)
+        .platform("GCM")
+        .attributes("PlatformCredential", "server-key")
+        .send()
+        .await
+        .expect("create platform application");
+    created.platform_application_arn.expect("application arn")
+}
+
+/// Registers a device token with a platform application; returns the endpoint ARN.
+pub async fn platform_endpoint(sns: &aws_sdk_sns::Client, application_arn: &str, token: &str) -> String {
+    let created = sns
+        .create_platform_endpoint()
+        .platform_application_arn(application_arn)
+        .token(token)
+        .send()
+        .await
+        .expect("create platform endpoint");
+    created.endpoint_arn.expect("endpoint arn")
+}
+
 /// Waits until the SNS delivery outbox holds nothing: every delivery queued so far was handed
 /// over (to an endpoint or the SMS and push recorder) or dropped.
 pub async fn sns_outbox_drained(server: &TestServer) {
