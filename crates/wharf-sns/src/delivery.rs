@@ -322,7 +322,8 @@ impl Deliverer {
             return;
         }
         let wait_seconds = u32::try_from(wait_ms.div_ceil(1_000)).unwrap_or(u32::MAX);
-        if wait_seconds + ATTEMPT_TIMEOUT.as_secs() as u32 >= ATTEMPT_LEASE_SECONDS {
+        let attempt_seconds = u32::try_from(ATTEMPT_TIMEOUT.as_secs()).unwrap_or(u32::MAX);
+        if wait_seconds.saturating_add(attempt_seconds) >= ATTEMPT_LEASE_SECONDS {
             let lease_seconds = wait_seconds.saturating_add(ATTEMPT_LEASE_SECONDS);
             if let Err(error) = self.engine.change_visibility(&self.outbox, delivery.lease(), lease_seconds) {
                 tracing::warn!(%error, "cannot extend a throttled SNS delivery's lease");
