@@ -12,6 +12,8 @@ cd "$ROOT"
 # One target directory for every step, so the release binary the suite runs is the one built here.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$CARGO_TARGET_DIR" in /*) ;; *) CARGO_TARGET_DIR="$ROOT/$CARGO_TARGET_DIR" ;; esac
+# A run builds every crate once, so incremental state only costs disk (gigabytes of it).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 section() { printf '\n========== %s ==========\n' "$*"; }
 started=$SECONDS
