@@ -68,7 +68,7 @@ fn setting_key(catalog: &str, key: &str) -> String {
 }
 
 /// Pairs as a sequence of (u32 length, bytes) fields, name then value.
-fn encode(entry: &Entry) -> Vec<u8> {
+pub(crate) fn encode(entry: &Entry) -> Vec<u8> {
     let mut out = Vec::new();
     for (name, value) in entry {
         for field in [name, value] {
@@ -79,7 +79,7 @@ fn encode(entry: &Entry) -> Vec<u8> {
     out
 }
 
-fn decode(mut bytes: &[u8]) -> Option<Entry> {
+pub(crate) fn decode(mut bytes: &[u8]) -> Option<Entry> {
     let mut field = || -> Option<String> {
         let (length, rest) = bytes.split_first_chunk::<4>()?;
         let length = usize::try_from(u32::from_be_bytes(*length)).ok()?;

@@ -110,6 +110,7 @@ pub struct Engine {
     pub(crate) move_tasks: crate::move_task::MoveTasks,
     pub(crate) topics: crate::topics::Topics,
     pub(crate) catalogs: crate::catalog::Catalogs,
+    pub(crate) streams: crate::streams::Streams,
 }
 
 impl Engine {
@@ -191,6 +192,7 @@ impl Engine {
         let move_tasks = crate::move_task::MoveTasks::load(&snapshot.settings);
         let topics = crate::topics::Topics::load(&snapshot.topics, &snapshot.subscriptions, &snapshot.settings);
         let catalogs = crate::catalog::Catalogs::load(&snapshot.settings);
+        let streams = crate::streams::Streams::load(&snapshot.settings, &snapshot.shard_logs);
         let engine = Arc::new(Engine {
             store,
             budget,
@@ -204,6 +206,7 @@ impl Engine {
             move_tasks,
             topics,
             catalogs,
+            streams,
         });
         engine.resume_move_tasks();
         Ok(engine)
@@ -417,6 +420,7 @@ impl Engine {
             let mut state = queue.lock();
             self.refresh(&queue, &mut state);
         }
+        self.sweep_streams();
     }
 
     /// Appends messages; returns once they are durable, then makes them receivable.

@@ -38,6 +38,16 @@ pub enum DomainError {
     SubscriptionDoesNotExist,
     #[error("invalid filter policy: {0}")]
     InvalidFilterPolicy(String),
+    #[error("stream does not exist")]
+    StreamDoesNotExist,
+    #[error("a stream with this name already exists")]
+    StreamAlreadyExists,
+    #[error("shard does not exist")]
+    ShardDoesNotExist,
+    #[error("the shard is closed")]
+    ShardNotOpen,
+    #[error("invalid resharding: {0}")]
+    InvalidReshard(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -1,4 +1,4 @@
-//! Wharf's protocol-neutral core. It owns queues and their messages: delays, leases (visibility),
+//! Wharf's protocol-neutral core. It owns queues and their messages, topics, streams: delays, leases (visibility),
 //! long-poll waiting, dead-letter redrive, retention and purges, plus the [`Clock`] every
 //! deadline is read from.
 //!
@@ -9,7 +9,7 @@
 //! pure), `engine` (the registry and every operation, deciding what to persist), `error`,
 //! `topic`/`topics` (topics, subscriptions and fan-out), `filter_policy`, `move_task`, and
 //! `catalog` (small durable entries a front-end keeps for itself), `sharing` (a fan-out's
-//! content stored once).
+//! content stored once), `stream`/`streams` (streams, shards and their record logs).
 
 pub mod catalog;
 pub mod clock;
@@ -20,6 +20,8 @@ pub mod move_task;
 pub mod queue;
 pub mod settings;
 mod sharing;
+pub mod stream;
+mod streams;
 pub mod topic;
 mod topics;
 
@@ -32,5 +34,7 @@ pub use error::DomainError;
 pub use move_task::{MoveFailure, MoveTask, MoveTaskStatus};
 pub use queue::{LeaseRef, Queue, QueueCounts};
 pub use settings::{DeadLetterPolicy, QueueName, QueueSettings};
+pub use stream::{Shard, Stream, StreamState};
+pub use streams::{AppendedRecord, NewRecord, NewStream, ShardRead};
 pub use wharf_store::StoreError;
 pub use wharf_store::{AttributeRecord as MessageAttribute, AttributeValueRecord as AttributeValue, MessageContent};

@@ -207,11 +207,16 @@ impl From<DomainError> for SqsError {
                 "Only one PurgeQueue operation on the queue is allowed every 60 seconds.",
             ),
             DomainError::ShuttingDown => SqsError::new(ErrorKind::ServiceUnavailable, "The service is shutting down; retry."),
-            // Topic errors never arise from an SQS operation.
+            // Topic and stream errors never arise from an SQS operation.
             DomainError::TopicDoesNotExist
             | DomainError::TopicAlreadyExists
             | DomainError::SubscriptionDoesNotExist
-            | DomainError::InvalidFilterPolicy(_) => SqsError::new(ErrorKind::Internal, error.to_string()),
+            | DomainError::InvalidFilterPolicy(_)
+            | DomainError::StreamDoesNotExist
+            | DomainError::StreamAlreadyExists
+            | DomainError::ShardDoesNotExist
+            | DomainError::ShardNotOpen
+            | DomainError::InvalidReshard(_) => SqsError::new(ErrorKind::Internal, error.to_string()),
             DomainError::Store(error) => {
                 tracing::error!(%error, "storage failure");
                 SqsError::new(ErrorKind::ServiceUnavailable, "The request could not be stored; retry later.")

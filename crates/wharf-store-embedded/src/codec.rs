@@ -1,7 +1,8 @@
 //! The hand-written binary formats of every stored key and value.
 //!
 //! Keys are fixed-width big-endian integers, so byte order is numeric order and one queue's
-//! messages (one topic's subscriptions) form one contiguous, ascending key range. Every value
+//! messages (one topic's subscriptions, one shard log's records) form one contiguous, ascending
+//! key range. Every value
 //! starts with a format-version byte, so a later Wharf can read old records and an older Wharf
 //! refuses newer ones instead of misreading them. Integers inside values are big-endian too (one
 //! rule for the whole file); lengths and counts are LEB128 varints, so no length can overflow its
@@ -13,7 +14,7 @@
 use bytes::Bytes;
 use wharf_store::{
     AttributeRecord, AttributeValueRecord, DedupKey, DedupRecord, MessageContent, MessageMeta, QueueId, QueueRecord,
-    SharedContentId, StoreError, SubscriptionRecord, TopicId, TopicRecord,
+    ShardLogId, SharedContentId, StoreError, StreamRecord, SubscriptionRecord, TopicId, TopicRecord,
 };
 
 /// The value format of every record except message metadata.
@@ -82,6 +83,17 @@ pub fn subscription_key(topic: TopicId, id: u64) -> [u8; 16] {
 
 /// Splits a subscription key into topic id and subscription id.
 pub fn split_subscription_key(key: &[u8; 16]) -> (TopicId, u64) {
+    split_two_part_key(key)
+}
+
+/// A shard record's key: log id then position, both big-endian, so one log is one contiguous key
+/// range, ascending by position.
+pub fn shard_record_key(log: ShardLogId, position: u64) -> [u8; 16] {
+    two_part_key(log, position)
+}
+
+/// Splits a shard record key into log id and position.
+pub fn split_shard_record_key(key: &[u8; 16]) -> (ShardLogId, u64) {
     split_two_part_key(key)
 }
 
@@ -280,6 +292,63 @@ pub fn decode_message_content(bytes: &[u8]) -> Result<MessageContent, StoreError
         };
     reader.finish()?;
     Ok(content)
+}
+
+/// Bytes of a shard record value before its partition key's length: format byte, arrival time.
+const STREAM_RECORD_HEADER_BYTES: usize = 1 + 8;
+
+/// Appends a shard record's value to `out` (the position lives in the key): format byte,
+/// `arrival_ms`, the partition key as a `str`, then the data to the end of the value, so data
+/// needs no length of its own. Returns the bytes appended.
+pub fn encode_stream_record_into(out: &mut Vec<u8>, record: &StreamRecord) -> usize {
+    let start = out.len();
+    out.reserve(STREAM_RECORD_HEADER_BYTES + 2 + record.partition_key.len() + record.data.len());
+    out.push(VALUE_FORMAT_V1);
+    out.extend_from_slice(&record.arrival_ms.to_be_bytes());
+    put_str(out, &record.partition_key);
+    out.extend_from_slice(&record.data);
+    out.len() - start
+}
+
+/// A shard record's value, decoded without copying the partition key or the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamRecordView<'a> {
+    pub arrival_ms: u64,
+    pub partition_key: &'a str,
+    pub data: &'a [u8],
+}
+
+impl StreamRecordView<'_> {
+    /// What the record counts against a read's byte limit.
+    pub fn size(self) -> usize {
+        self.partition_key.len() + self.data.len()
+    }
+
+    pub fn to_record(self, position: u64) -> StreamRecord {
+        StreamRecord {
+            position,
+            arrival_ms: self.arrival_ms,
+            partition_key: self.partition_key.to_owned(),
+            data: Bytes::copy_from_slice(self.data),
+        }
+    }
+}
+
+pub fn decode_stream_record(bytes: &[u8]) -> Result<StreamRecordView<'_>, StoreError> {
+    let mut reader = Reader::new(bytes, "shard record");
+    reader.version()?;
+    let arrival_ms = reader.u64()?;
+    let key = reader.bytes()?;
+    let partition_key = std::str::from_utf8(key).map_err(|_| reader.corrupt("partition key is not UTF-8"))?;
+    Ok(StreamRecordView { arrival_ms, partition_key, data: reader.rest() })
+}
+
+/// Only the arrival time of a shard record's value: what start-up and the search by time need.
+/// Checks the format byte and that the value is long enough to hold its header, not the rest.
+pub fn decode_stream_record_arrival(bytes: &[u8]) -> Result<u64, StoreError> {
+    let mut reader = Reader::new(bytes, "shard record");
+    reader.version()?;
+    reader.u64()
 }
 
 /// A setting's value is opaque to the store; it is kept behind the version byte like every value.
@@ -621,6 +690,21 @@ mod tests {
         }
     }
 
+    fn encode_stream_record(record: &StreamRecord) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_stream_record_into(&mut out, record);
+        out
+    }
+
+    fn sample_stream_record() -> StreamRecord {
+        StreamRecord {
+            position: 1 << 33,
+            arrival_ms: 1_700_000_000_123,
+            partition_key: "clé-7".into(),
+            data: Bytes::from([0u8, 1, 2, 0xff].repeat(256)),
+        }
+    }
+
     #[test]
     fn message_keys_sort_by_queue_then_sequence() {
         let keys = [message_key(1, 255), message_key(1, 256), message_key(2, 0), message_key(u64::MAX, u64::MAX)];
@@ -631,6 +715,66 @@ mod tests {
         let keys = [subscription_key(1, 0), subscription_key(1, u64::MAX), subscription_key(2, 0)];
         assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
         assert_eq!(split_subscription_key(&subscription_key(7, 1 << 40)), (7, 1 << 40));
+        let keys =
+            [shard_record_key(1, 0), shard_record_key(1, 256), shard_record_key(1, u64::MAX), shard_record_key(2, 0)];
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(split_shard_record_key(&shard_record_key(7, 1 << 40)), (7, 1 << 40));
+    }
+
+    #[test]
+    fn stream_records_round_trip_and_have_a_fixed_header() {
+        let record = sample_stream_record();
+        let encoded = encode_stream_record(&record);
+        // The layout is part of the on-disk format documented in docs/storage.md.
+        assert_eq!(encoded[0], VALUE_FORMAT_V1);
+        assert_eq!(&encoded[1..9], &1_700_000_000_123u64.to_be_bytes());
+        assert_eq!(usize::from(encoded[9]), "clé-7".len());
+        assert_eq!(&encoded[10..16], "clé-7".as_bytes());
+        assert_eq!(&encoded[16..], &record.data[..]);
+        let view = decode_stream_record(&encoded).unwrap();
+        assert_eq!(view.size(), 6 + 1024);
+        assert_eq!(view.to_record(record.position), record);
+        assert_eq!(decode_stream_record_arrival(&encoded).unwrap(), record.arrival_ms);
+
+        // Empty key and data; several records appended to one buffer.
+        let empty = StreamRecord { position: 0, arrival_ms: 0, partition_key: String::new(), data: Bytes::new() };
+        let mut buffer = Vec::new();
+        let first = encode_stream_record_into(&mut buffer, &empty);
+        let second = encode_stream_record_into(&mut buffer, &record);
+        assert_eq!((first, second), (10, encoded.len()));
+        assert_eq!(decode_stream_record(&buffer[..first]).unwrap().to_record(0), empty);
+        assert_eq!(&buffer[first..], &encoded[..]);
+    }
+
+    #[test]
+    fn corrupt_stream_records_are_refused() {
+        let encoded = encode_stream_record(&sample_stream_record());
+        let corrupt = |bytes: &[u8]| matches!(decode_stream_record(bytes), Err(StoreError::Corrupt(_)));
+        // Every prefix that cuts the header or the partition key.
+        for length in 0..16 {
+            assert!(corrupt(&encoded[..length]), "prefix of {length} bytes");
+        }
+        for length in 0..9 {
+            assert!(matches!(decode_stream_record_arrival(&encoded[..length]), Err(StoreError::Corrupt(_))));
+        }
+        // An unknown format byte.
+        let mut value = encoded.clone();
+        value[0] = 2;
+        assert!(corrupt(&value));
+        assert!(matches!(decode_stream_record_arrival(&value), Err(StoreError::Corrupt(_))));
+        // A partition key longer than the value.
+        let mut value = encoded[..9].to_vec();
+        put_varint(&mut value, u64::MAX);
+        value.extend_from_slice(b"short");
+        assert!(corrupt(&value));
+        // A partition key that is not UTF-8.
+        let mut value = encoded[..9].to_vec();
+        value.extend_from_slice(&[2, 0xc3, 0x28, 7]);
+        let message = match decode_stream_record(&value) {
+            Err(StoreError::Corrupt(message)) => message,
+            other => panic!("expected corruption, got {other:?}"),
+        };
+        assert!(message.starts_with("shard record"), "{message}");
     }
 
     #[test]
@@ -809,6 +953,7 @@ mod tests {
             encode_queue(&sample_queue()),
             encode_topic(&sample_topic()),
             encode_subscription(&sample_subscription()),
+            encode_stream_record(&sample_stream_record()),
         ];
         for round in 0..20_000 {
             let input: Vec<u8> = if round % 2 == 0 {
@@ -829,6 +974,8 @@ mod tests {
             let _ = decode_subscription(1, 1, &input);
             let _ = decode_message_meta(1, &input);
             let _ = decode_setting(&input);
+            let _ = decode_stream_record(&input);
+            let _ = decode_stream_record_arrival(&input);
         }
     }
 }

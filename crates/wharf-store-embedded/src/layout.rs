@@ -1,12 +1,16 @@
 //! The tables in the database file and every operation on them: turning mutations into encoded
-//! operations, applying a group of them in one write transaction, and reading a snapshot or one
-//! message's content in a read transaction.
+//! operations, applying a group of them in one write transaction, and reading a snapshot, one
+//! message's content or a run of shard records in a read transaction.
 
 use crate::codec;
 use redb::{
-    Database, Durability, ReadableDatabase, ReadableTable, Table, TableDefinition, TableError, WriteTransaction,
+    Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition, TableError,
+    WriteTransaction,
 };
-use wharf_store::{MessageContent, MessageMeta, Mutation, QueueId, SharedContentId, Snapshot, StoreError, TopicId};
+use wharf_store::{
+    MessageContent, MessageMeta, Mutation, QueueId, ShardLogExtent, ShardLogId, SharedContentId, Snapshot, StoreError,
+    StreamRecord, TopicId,
+};
 
 /// Facts about the file itself; today only the layout version.
 const STORE_INFO: TableDefinition<&str, &[u8]> = TableDefinition::new("wharf_store_info");
@@ -30,13 +34,16 @@ const TOPICS: TableDefinition<&[u8; 8], &[u8]> = TableDefinition::new("topics");
 const SUBSCRIPTIONS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("subscriptions");
 /// Domain settings by name.
 const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+/// Shard record logs (Kinesis Data Streams) by (log id, position), big-endian: one log is one
+/// contiguous key range. Start-up reads only the first and last entry of each log.
+const SHARD_RECORDS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("shard_records");
 
 const LAYOUT_VERSION_KEY: &str = "layout_version";
 /// Which tables exist and how their keys are built. Values carry their own format byte.
-/// Version 2 added shared contents; a version 1 file is upgraded in place on open (it only
-/// lacks the new tables).
-pub const LAYOUT_VERSION: u8 = 2;
-const UPGRADABLE_LAYOUT_VERSION: u8 = 1;
+/// Version 2 added shared contents, version 3 shard record logs; a version 1 or 2 file is
+/// upgraded in place on open (it only lacks the newer tables, which the upgrade creates).
+pub const LAYOUT_VERSION: u8 = 3;
+const UPGRADABLE_LAYOUT_VERSIONS: [u8; 2] = [1, 2];
 
 /// The largest encoded record the store accepts. The domain's own limits are far smaller
 /// (messages are at most 1 MiB); this guard exists so one oversized record is refused on its own
@@ -63,6 +70,11 @@ pub(crate) enum Operation {
     DeleteTopic { topic: TopicId },
     PutSubscription { key: [u8; 16], value: Vec<u8> },
     DeleteSubscription { key: [u8; 16] },
+    // Records encoded back to back into `values`; each entry of `ends` is a record's position and
+    // where its value ends in `values` (it starts where the previous one ended).
+    AppendRecords { log: ShardLogId, values: Vec<u8>, ends: Vec<(u64, usize)> },
+    TrimRecords { log: ShardLogId, before_position: u64 },
+    DeleteShardLog { log: ShardLogId },
 }
 
 /// Converts a redb error into the store's error, keeping corruption distinct from I/O failure.
@@ -142,6 +154,19 @@ pub(crate) fn prepare(batch: Vec<Mutation>) -> Result<Vec<Operation>, StoreError
             Mutation::DeleteSubscription { topic, id } => {
                 Operation::DeleteSubscription { key: codec::subscription_key(topic, id) }
             }
+            Mutation::AppendRecords { log, records } => {
+                let payload: usize = records.iter().map(|record| record.partition_key.len() + record.data.len()).sum();
+                let mut values = Vec::with_capacity(payload + records.len() * 16);
+                let mut ends = Vec::with_capacity(records.len());
+                for record in &records {
+                    let length = codec::encode_stream_record_into(&mut values, record);
+                    check_record_size("shard record", length)?;
+                    ends.push((record.position, values.len()));
+                }
+                Operation::AppendRecords { log, values, ends }
+            }
+            Mutation::TrimRecords { log, before_position } => Operation::TrimRecords { log, before_position },
+            Mutation::DeleteShardLog { log } => Operation::DeleteShardLog { log },
         };
         operations.push(operation);
     }
@@ -150,7 +175,7 @@ pub(crate) fn prepare(batch: Vec<Mutation>) -> Result<Vec<Operation>, StoreError
 
 /// Creates the tables and records the layout version in a new file; checks the version of an
 /// existing one, so a file written by a newer layout is refused rather than misread, and a
-/// version 1 file is upgraded (its tables are all still valid).
+/// version 1 or 2 file is upgraded (its tables are all still valid; the missing ones are created).
 pub(crate) fn initialize(database: &Database) -> Result<(), StoreError> {
     let read = database.begin_read().map_err(|e| storage_error("reading the store version", e))?;
     match read.open_table(STORE_INFO) {
@@ -159,11 +184,11 @@ pub(crate) fn initialize(database: &Database) -> Result<(), StoreError> {
             if let Some(stored) = stored {
                 match stored.value() {
                     [LAYOUT_VERSION] => return Ok(()),
-                    [UPGRADABLE_LAYOUT_VERSION] => {}
+                    [version] if UPGRADABLE_LAYOUT_VERSIONS.contains(version) => {}
                     other => {
                         return Err(StoreError::Corrupt(format!(
                             "the data directory has store layout version {other:?}, this Wharf understands \
-                             [{UPGRADABLE_LAYOUT_VERSION}] and [{LAYOUT_VERSION}]; it was written by a newer \
+                             {UPGRADABLE_LAYOUT_VERSIONS:?} and [{LAYOUT_VERSION}]; it was written by a newer \
                              Wharf version"
                         )))
                     }
@@ -196,6 +221,7 @@ struct Tables<'txn> {
     dedup: Table<'txn, &'static [u8; 24], &'static [u8]>,
     topics: Table<'txn, &'static [u8; 8], &'static [u8]>,
     subscriptions: Table<'txn, &'static [u8; 16], &'static [u8]>,
+    shard_records: Table<'txn, &'static [u8; 16], &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -210,6 +236,7 @@ impl<'txn> Tables<'txn> {
             dedup: write.open_table(DEDUP)?,
             topics: write.open_table(TOPICS)?,
             subscriptions: write.open_table(SUBSCRIPTIONS)?,
+            shard_records: write.open_table(SHARD_RECORDS)?,
         })
     }
 
@@ -286,6 +313,27 @@ impl<'txn> Tables<'txn> {
             Operation::DeleteSubscription { key } => {
                 self.subscriptions.remove(key)?;
             }
+            Operation::AppendRecords { log, values, ends } => {
+                let mut start = 0;
+                for &(position, end) in ends {
+                    let value = values.get(start..end).unwrap_or_default();
+                    self.shard_records.insert(&codec::shard_record_key(*log, position), value)?;
+                    start = end;
+                }
+            }
+            Operation::TrimRecords { log, before_position } => {
+                // The records below the position are one contiguous key range, removed leaf by leaf.
+                if *before_position > 0 {
+                    let first = codec::shard_record_key(*log, 0);
+                    let end = codec::shard_record_key(*log, *before_position);
+                    self.shard_records.retain_in::<&[u8; 16], _>(&first..&end, |_, _| false)?;
+                }
+            }
+            Operation::DeleteShardLog { log } => {
+                let first = codec::shard_record_key(*log, 0);
+                let last = codec::shard_record_key(*log, u64::MAX);
+                self.shard_records.retain_in::<&[u8; 16], _>(&first..=&last, |_, _| false)?;
+            }
         }
         Ok(())
     }
@@ -339,8 +387,9 @@ pub(crate) fn write_group<'a>(
     write.commit().map_err(|e| format!("committing: {e}"))
 }
 
-/// Reads queues, message metadata, dedup records, settings, topics and subscriptions; never
-/// touches the content table.
+/// Reads queues, message metadata, dedup records, settings, topics, subscriptions and the extent
+/// of each shard log; never touches the content table, and reads only the first and last record
+/// of each shard log.
 pub(crate) fn load(database: &Database) -> Result<Snapshot, StoreError> {
     let context = "loading the store";
     let read = database.begin_read().map_err(|e| storage_error(context, e))?;
@@ -415,7 +464,136 @@ pub(crate) fn load(database: &Database) -> Result<Snapshot, StoreError> {
             snapshot.shared_contents.push((*key.value(), codec::decode_references(value.value())?));
         }
     }
+
+    if let Some(records) = open_readable(&read, SHARD_RECORDS)? {
+        snapshot.shard_logs = shard_log_extents(&records)?;
+    }
     Ok(snapshot)
+}
+
+/// The extent of every non-empty log: the first key at or after `from` names the next log, whose
+/// last entry ends its range; then the search jumps to the key after that log's range. Two
+/// B-tree descents per log, whatever its length.
+fn shard_log_extents(
+    records: &ReadOnlyTable<&'static [u8; 16], &'static [u8]>,
+) -> Result<Vec<ShardLogExtent>, StoreError> {
+    let context = "loading shard logs";
+    let mut extents = Vec::new();
+    let mut from = codec::shard_record_key(0, 0);
+    loop {
+        let next = records.range::<&[u8; 16]>(&from..).map_err(|e| storage_error(context, e))?.next();
+        let Some(entry) = next else { break };
+        let (key, _) = entry.map_err(|e| storage_error(context, e))?;
+        let (log, first_position) = codec::split_shard_record_key(key.value());
+        let Some((last_position, last_arrival_ms)) = last_record(records, log)? else { break };
+        extents.push(ShardLogExtent { log, first_position, last_position, last_arrival_ms });
+        match log.checked_add(1) {
+            Some(next_log) => from = codec::shard_record_key(next_log, 0),
+            None => break,
+        }
+    }
+    Ok(extents)
+}
+
+/// The position and arrival time of the first record of `log` at or after `position`.
+fn record_at_or_after(
+    records: &ReadOnlyTable<&'static [u8; 16], &'static [u8]>,
+    log: ShardLogId,
+    position: u64,
+) -> Result<Option<(u64, u64)>, StoreError> {
+    let context = "reading a shard log";
+    let first = codec::shard_record_key(log, position);
+    let last = codec::shard_record_key(log, u64::MAX);
+    let next = records.range::<&[u8; 16]>(&first..=&last).map_err(|e| storage_error(context, e))?.next();
+    let Some(entry) = next else { return Ok(None) };
+    let (key, value) = entry.map_err(|e| storage_error(context, e))?;
+    let (_, position) = codec::split_shard_record_key(key.value());
+    Ok(Some((position, codec::decode_stream_record_arrival(value.value())?)))
+}
+
+/// The position and arrival time of the last record of `log`.
+fn last_record(
+    records: &ReadOnlyTable<&'static [u8; 16], &'static [u8]>,
+    log: ShardLogId,
+) -> Result<Option<(u64, u64)>, StoreError> {
+    let context = "reading a shard log";
+    let first = codec::shard_record_key(log, 0);
+    let last = codec::shard_record_key(log, u64::MAX);
+    let previous = records.range::<&[u8; 16]>(&first..=&last).map_err(|e| storage_error(context, e))?.next_back();
+    let Some(entry) = previous else { return Ok(None) };
+    let (key, value) = entry.map_err(|e| storage_error(context, e))?;
+    let (_, position) = codec::split_shard_record_key(key.value());
+    Ok(Some((position, codec::decode_stream_record_arrival(value.value())?)))
+}
+
+/// Reads a run of one log's records from `from_position` on, within the limits of
+/// [`wharf_store::Store::read_records`], in its own read transaction.
+pub(crate) fn read_records(
+    database: &Database,
+    log: ShardLogId,
+    from_position: u64,
+    records_max: usize,
+    bytes_max: usize,
+) -> Result<Vec<StreamRecord>, StoreError> {
+    let context = "reading shard records";
+    let mut out = Vec::new();
+    if records_max == 0 {
+        return Ok(out);
+    }
+    let read = database.begin_read().map_err(|e| storage_error(context, e))?;
+    let Some(records) = open_readable(&read, SHARD_RECORDS)? else { return Ok(out) };
+    let first = codec::shard_record_key(log, from_position);
+    let last = codec::shard_record_key(log, u64::MAX);
+    let mut bytes = 0usize;
+    for entry in records.range::<&[u8; 16]>(&first..=&last).map_err(|e| storage_error(context, e))? {
+        let (key, value) = entry.map_err(|e| storage_error(context, e))?;
+        let (_, position) = codec::split_shard_record_key(key.value());
+        let record = codec::decode_stream_record(value.value())?;
+        bytes = bytes.saturating_add(record.size());
+        if bytes > bytes_max && !out.is_empty() {
+            break;
+        }
+        out.push(record.to_record(position));
+        if out.len() >= records_max {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The position of the first record of `log` that arrived at or after `arrival_ms`. Arrival
+/// times never decrease along a log, so the records that qualify are a suffix of it: a binary
+/// search over the log's position range finds where it starts, each step one B-tree descent that
+/// reads one record's arrival time (at most 64 steps, as positions are `u64`; fewer when
+/// positions are dense). Never scans the log.
+pub(crate) fn find_position_at(
+    database: &Database,
+    log: ShardLogId,
+    arrival_ms: u64,
+) -> Result<Option<u64>, StoreError> {
+    let read = database.begin_read().map_err(|e| storage_error("searching a shard log", e))?;
+    let Some(records) = open_readable(&read, SHARD_RECORDS)? else { return Ok(None) };
+    let Some((first, first_arrival_ms)) = record_at_or_after(&records, log, 0)? else { return Ok(None) };
+    if first_arrival_ms >= arrival_ms {
+        return Ok(Some(first));
+    }
+    let Some((last, last_arrival_ms)) = last_record(&records, log)? else { return Ok(None) };
+    if last_arrival_ms < arrival_ms {
+        return Ok(None);
+    }
+    // The answer is the record at or after `low`; the record at or after `high` (the last
+    // record, at first) qualifies, and the one at `first` does not.
+    let (mut low, mut high) = (first + 1, last);
+    while low < high {
+        let middle = low + (high - low) / 2;
+        match record_at_or_after(&records, log, middle)? {
+            Some((_, arrived)) if arrived >= arrival_ms => high = middle,
+            Some((position, _)) => low = position + 1,
+            // Records vanished below the last one: the read transaction forbids that.
+            None => return Err(StoreError::Corrupt(format!("shard log {log} changed while it was searched"))),
+        }
+    }
+    record_at_or_after(&records, log, low).map(|found| found.map(|(position, _)| position))
 }
 
 /// Reads one message's content in its own read transaction.

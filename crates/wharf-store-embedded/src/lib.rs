@@ -5,14 +5,16 @@
 //! turns many concurrent batches into one fsync, and the refusal to write after a failure.
 //! It must not know queue semantics (visibility, leases, FIFO groups; the domain rebuilds those
 //! from [`wharf_store::Snapshot`]), must not hand-write a B-tree, log or WAL (redb does the
-//! crash-safe part), must not read message bodies at start-up, and must not write again after a
-//! failed write or fsync. The format, the commit protocol and what it assumes about the disk are
-//! in `docs/storage.md`; why redb is in `docs/decisions/0001-embedded-store.md`.
+//! crash-safe part), must not read message bodies at start-up (nor shard records other than the
+//! first and last of each log), and must not write again after a failed write or fsync. The
+//! format, the commit protocol and what it assumes about the disk are in `docs/storage.md`; why
+//! redb is in `docs/decisions/0001-embedded-store.md`.
 //!
 //! Layout:
 //! - `lib.rs`: opening (data directory, lock file), the [`Store`] implementation.
 //! - `writer`: the submit queue and the writer thread (group commit, poisoning).
-//! - `layout`: the tables, applying a group of mutations, loading, reading content.
+//! - `layout`: the tables, applying a group of mutations, loading, reading content and shard
+//!   records.
 //! - `codec`: the binary formats of keys and values.
 //! - `faults`: the disk seam, a redb `StorageBackend` that injects faults ([`DiskFaults`]).
 //! - `overlay`: the read-only view of the file a poisoned store keeps reading from.
@@ -38,7 +40,7 @@ use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use wharf_store::{Commit, MessageContent, Mutation, QueueId, Snapshot, Store, StoreError};
+use wharf_store::{Commit, MessageContent, Mutation, QueueId, ShardLogId, Snapshot, Store, StoreError, StreamRecord};
 use writer::{Job, Shared};
 
 /// The database file inside the data directory.
@@ -186,6 +188,20 @@ impl Store for EmbeddedStore {
 
     fn read_content(&self, queue: QueueId, seq: u64) -> Result<Option<MessageContent>, StoreError> {
         self.read(|database| layout::read_content(database, queue, seq))
+    }
+
+    fn read_records(
+        &self,
+        log: ShardLogId,
+        from_position: u64,
+        records_max: usize,
+        bytes_max: usize,
+    ) -> Result<Vec<StreamRecord>, StoreError> {
+        self.read(|database| layout::read_records(database, log, from_position, records_max, bytes_max))
+    }
+
+    fn find_position_at(&self, log: ShardLogId, arrival_ms: u64) -> Result<Option<u64>, StoreError> {
+        self.read(|database| layout::find_position_at(database, log, arrival_ms))
     }
 
     /// Waits until everything submitted before is committed (or failed), then stops the writer.

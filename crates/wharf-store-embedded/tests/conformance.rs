@@ -40,3 +40,10 @@ async fn embedded_store_shares_content() {
     let store = EmbeddedStore::open(directory.path()).expect("open");
     conformance::check_shared_content(&store).await;
 }
+
+#[tokio::test]
+async fn embedded_store_keeps_shard_logs() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(directory.path()).expect("open");
+    conformance::check_shard_logs(&store).await;
+}

@@ -2,9 +2,9 @@
 //! store for every later write, leaves reads working, and never leaves part of a batch behind.
 
 use std::path::Path;
-use wharf_store::conformance::{message, queue_record};
+use wharf_store::conformance::{message, queue_record, stream_record};
 use wharf_store::memory::MemoryStore;
-use wharf_store::{Mutation, Snapshot, Store, StoreError};
+use wharf_store::{Mutation, Snapshot, Store, StoreError, StreamRecord};
 use wharf_store_embedded::{DiskFault, DiskFaults, EmbeddedOptions, EmbeddedStore};
 
 fn put(queue: u64, seq: u64, body: &str) -> Mutation {
@@ -225,4 +225,39 @@ async fn reads_after_poisoning_reach_the_disk_not_only_the_cache() {
     faults.arm(DiskFault::FailWrite, 0);
     assert!(store.submit(victim_batch()).await.is_err());
     assert!(!assert_all_or_nothing(&store, &before, &after, "poisoned store without cache"));
+}
+
+#[tokio::test]
+async fn a_poisoned_store_still_reads_and_searches_shard_logs() {
+    // Without a page cache every read reaches the file, which the failed handle refuses: the
+    // shard reads must go through the read-only view, as content reads do.
+    let directory = tempfile::tempdir().expect("tempdir");
+    let faults = DiskFaults::new();
+    let options = EmbeddedOptions { cache_size_bytes: 0, faults: Some(faults.clone()) };
+    let store = EmbeddedStore::open_with_options(directory.path(), options).expect("open");
+    let records: Vec<StreamRecord> =
+        (0..500).map(|index| stream_record(index * 3, 1_000 + index / 7, "partition", 1_024)).collect();
+    store.submit(vec![Mutation::AppendRecords { log: 4, records: records.clone() }]).await.expect("commit");
+
+    faults.arm(DiskFault::FailSync, 0);
+    let more = vec![stream_record(10_000, 2_000, "late", 10)];
+    assert!(matches!(
+        store.submit(vec![Mutation::AppendRecords { log: 4, records: more }]).await,
+        Err(StoreError::Io(_))
+    ));
+    assert!(matches!(
+        store.submit(vec![Mutation::TrimRecords { log: 4, before_position: 100 }]).await,
+        Err(StoreError::Poisoned(_))
+    ));
+
+    // The failed append may or may not be in the file; everything before it is.
+    let read = store.read_records(4, 0, 1_000, usize::MAX).expect("read records");
+    assert_eq!(read[..500], records[..]);
+    assert!(read.len() <= 501);
+    assert_eq!(store.read_records(4, 30, 2, usize::MAX).expect("read records"), records[10..12]);
+    assert_eq!(store.find_position_at(4, 1_010).expect("find"), Some(70 * 3));
+    assert_eq!(store.find_position_at(4, 0).expect("find"), Some(0));
+    let extents = store.load().expect("load").shard_logs;
+    assert_eq!(extents.len(), 1);
+    assert_eq!(extents[0].first_position, 0);
 }

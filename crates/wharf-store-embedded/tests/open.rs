@@ -2,9 +2,33 @@
 
 use redb::ReadableDatabase as _;
 use std::sync::Arc;
-use wharf_store::conformance::{message, queue_record, subscription_record, topic_record};
-use wharf_store::{Mutation, Store, StoreError};
-use wharf_store_embedded::{EmbeddedStore, DATABASE_FILE_NAME};
+use wharf_store::conformance::{message, queue_record, stream_record, subscription_record, topic_record};
+use wharf_store::{Mutation, ShardLogExtent, Store, StoreError};
+use wharf_store_embedded::{EmbeddedStore, DATABASE_FILE_NAME, LAYOUT_VERSION};
+
+const INFO: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("wharf_store_info");
+
+/// The layout version the store file in `directory` records.
+fn stored_layout_version(directory: &std::path::Path) -> Vec<u8> {
+    let database = redb::Database::open(directory.join(DATABASE_FILE_NAME)).expect("redb open");
+    let read = database.begin_read().expect("read");
+    let info = read.open_table(INFO).expect("table");
+    let value = info.get("layout_version").expect("get").expect("present").value().to_vec();
+    value
+}
+
+/// Rewrites the store file in `directory` as another layout would have left it: `version`
+/// recorded, and the tables that layout does not have removed.
+fn rewrite_layout(directory: &std::path::Path, version: u8, missing_tables: &[&str]) {
+    let database = redb::Database::open(directory.join(DATABASE_FILE_NAME)).expect("redb open");
+    let write = database.begin_write().expect("write");
+    write.open_table(INFO).expect("table").insert("layout_version", &[version][..]).expect("insert");
+    for name in missing_tables {
+        let table: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new(name);
+        assert!(write.delete_table(table).expect("delete table"), "table {name} existed");
+    }
+    write.commit().expect("commit");
+}
 
 fn put(queue: u64, seq: u64, body: &str) -> Mutation {
     let (meta, content) = message(seq, body);
@@ -166,13 +190,8 @@ async fn a_corrupt_record_is_reported_not_panicked_on() {
 fn a_newer_layout_version_is_refused() {
     let directory = tempfile::tempdir().expect("tempdir");
     drop(EmbeddedStore::open(directory.path()).expect("open"));
-    {
-        const INFO: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("wharf_store_info");
-        let database = redb::Database::open(directory.path().join(DATABASE_FILE_NAME)).expect("redb open");
-        let write = database.begin_write().expect("write");
-        write.open_table(INFO).expect("table").insert("layout_version", &[3u8][..]).expect("insert");
-        write.commit().expect("commit");
-    }
+    assert_eq!(LAYOUT_VERSION, 3);
+    rewrite_layout(directory.path(), LAYOUT_VERSION + 1, &[]);
     match EmbeddedStore::open(directory.path()) {
         Err(StoreError::Corrupt(message)) => assert!(message.contains("layout version"), "{message}"),
         other => panic!("expected a refusal, got {other:?}"),
@@ -181,7 +200,6 @@ fn a_newer_layout_version_is_refused() {
 
 #[tokio::test]
 async fn a_layout_version_1_store_is_upgraded_and_keeps_its_messages() {
-    const INFO: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("wharf_store_info");
     let directory = tempfile::tempdir().expect("tempdir");
     {
         let store = EmbeddedStore::open(directory.path()).expect("open");
@@ -192,25 +210,46 @@ async fn a_layout_version_1_store_is_upgraded_and_keeps_its_messages() {
             .expect("commit");
         store.close().expect("close");
     }
-    let version = |path: &std::path::Path| {
-        let database = redb::Database::open(path.join(DATABASE_FILE_NAME)).expect("redb open");
-        let read = database.begin_read().expect("read");
-        let info = read.open_table(INFO).expect("table");
-        let value = info.get("layout_version").expect("get").expect("present").value().to_vec();
-        value
-    };
-    {
-        let database = redb::Database::open(directory.path().join(DATABASE_FILE_NAME)).expect("redb open");
-        let write = database.begin_write().expect("write");
-        write.open_table(INFO).expect("table").insert("layout_version", &[1u8][..]).expect("insert");
-        write.commit().expect("commit");
-    }
-    assert_eq!(version(directory.path()), vec![1]);
+    rewrite_layout(directory.path(), 1, &["shared_content", "shared_references", "shard_records"]);
+    assert_eq!(stored_layout_version(directory.path()), vec![1]);
     let store = EmbeddedStore::open(directory.path()).expect("a version 1 store opens");
     assert_eq!(store.read_content(1, 1).expect("read"), Some(message(1, "kept").1));
     store.close().expect("close");
     drop(store);
-    assert_eq!(version(directory.path()), vec![2], "the upgrade is recorded");
+    assert_eq!(stored_layout_version(directory.path()), vec![3], "the upgrade is recorded");
+}
+
+#[tokio::test]
+async fn a_layout_version_2_store_is_upgraded_and_gains_shard_logs() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    {
+        let store = EmbeddedStore::open(directory.path()).expect("open");
+        store.submit(vec![Mutation::PutQueue(queue_record(1, "q")), put(1, 1, "kept")]).await.expect("commit");
+        store.close().expect("close");
+    }
+    // A version 2 file: everything but the shard records table.
+    rewrite_layout(directory.path(), 2, &["shard_records"]);
+    assert_eq!(stored_layout_version(directory.path()), vec![2]);
+
+    let store = EmbeddedStore::open(directory.path()).expect("a version 2 store opens");
+    let snapshot = store.load().expect("load");
+    assert_eq!(snapshot.queues, vec![queue_record(1, "q")]);
+    assert!(snapshot.shard_logs.is_empty());
+    assert!(store.read_records(1, 0, 10, 1_000).expect("read").is_empty());
+    assert_eq!(store.find_position_at(1, 0).expect("find"), None);
+    let records = vec![stream_record(1, 10, "a", 5), stream_record(2, 11, "b", 6)];
+    store.submit(vec![Mutation::AppendRecords { log: 1, records: records.clone() }]).await.expect("commit");
+    store.close().expect("close");
+    drop(store);
+    assert_eq!(stored_layout_version(directory.path()), vec![3], "the upgrade is recorded");
+
+    let store = EmbeddedStore::open(directory.path()).expect("reopen");
+    assert_eq!(store.read_content(1, 1).expect("read"), Some(message(1, "kept").1));
+    assert_eq!(store.read_records(1, 0, 10, 1_000).expect("read"), records);
+    assert_eq!(
+        store.load().expect("load").shard_logs,
+        vec![ShardLogExtent { log: 1, first_position: 1, last_position: 2, last_arrival_ms: 11 }]
+    );
 }
 
 #[tokio::test]

@@ -4,8 +4,10 @@
 //!
 //! A store persists what must survive a restart: queues, messages (metadata apart from content so
 //! start-up reads only the small part; one content shared by the messages of a fan-out), FIFO
-//! deduplication records, topics with their subscriptions, and a few settings. It knows nothing of visibility, leases
-//! or any protocol; the domain keeps the hot index in memory and rebuilds it from [`Snapshot`].
+//! deduplication records, topics with their subscriptions, shard record logs (Kinesis Data
+//! Streams; start-up reads only how far each log reaches, never a record) and a few settings. It
+//! knows nothing of visibility, leases, iterators or any protocol; the domain keeps the hot index
+//! in memory and rebuilds it from [`Snapshot`].
 //!
 //! Writes are submitted as batches of [`Mutation`]s. A batch is applied atomically and the
 //! returned [`Commit`] resolves only once it is durable, so engines are free to gather many
@@ -25,6 +27,8 @@ use std::task::{Context, Poll};
 pub type QueueId = u64;
 /// Identifies a topic inside a store; assigned by the domain, never reused.
 pub type TopicId = u64;
+/// Identifies a shard's record log inside a store; assigned by the domain, never reused.
+pub type ShardLogId = u64;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
@@ -53,6 +57,9 @@ pub struct Snapshot {
     pub subscriptions: Vec<SubscriptionRecord>,
     /// Every shared content still referenced, with its reference count, in ascending id order.
     pub shared_contents: Vec<(SharedContentId, u32)>,
+    /// Every non-empty shard log, ascending by log id. Loading reads only each log's first and
+    /// last record, never the records in between.
+    pub shard_logs: Vec<ShardLogExtent>,
 }
 
 /// A durable storage engine.
@@ -66,6 +73,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads one message's content.
     fn read_content(&self, queue: QueueId, seq: u64) -> Result<Option<MessageContent>, StoreError>;
+
+    /// Reads the records of a shard log with `position >= from_position`, in ascending order: at
+    /// most `records_max` of them, stopping before the total of `data.len() +
+    /// partition_key.len()` would exceed `bytes_max`. The first record is returned even if it
+    /// alone exceeds `bytes_max`, so a large record can always be read; `records_max == 0`
+    /// returns nothing.
+    fn read_records(
+        &self,
+        log: ShardLogId,
+        from_position: u64,
+        records_max: usize,
+        bytes_max: usize,
+    ) -> Result<Vec<StreamRecord>, StoreError>;
+
+    /// The position of the first record of the log whose `arrival_ms >= arrival_ms`, or `None`
+    /// if there is none. Arrival times are non-decreasing within a log, so engines search it in
+    /// O(log n) reads instead of scanning it.
+    fn find_position_at(&self, log: ShardLogId, arrival_ms: u64) -> Result<Option<u64>, StoreError>;
 
     /// Makes everything submitted so far durable and stops accepting writes.
     fn close(&self) -> Result<(), StoreError>;

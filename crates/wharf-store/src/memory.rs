@@ -2,8 +2,8 @@
 //! implementation of [`Store`], and the model other engines are compared with.
 
 use crate::{
-    Commit, DedupKey, DedupRecord, MessageContent, MessageMeta, Mutation, QueueId, QueueRecord, SharedContentId,
-    Snapshot, Store, StoreError, SubscriptionRecord, TopicId, TopicRecord,
+    Commit, DedupKey, DedupRecord, MessageContent, MessageMeta, Mutation, QueueId, QueueRecord, ShardLogExtent,
+    ShardLogId, SharedContentId, Snapshot, Store, StoreError, StreamRecord, SubscriptionRecord, TopicId, TopicRecord,
 };
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -23,6 +23,8 @@ struct MemoryState {
     dedup: BTreeMap<(QueueId, DedupKey), DedupRecord>,
     topics: BTreeMap<TopicId, TopicRecord>,
     subscriptions: BTreeMap<(TopicId, u64), SubscriptionRecord>,
+    /// Shard record logs by log id, each by position; a log without records has no entry.
+    shard_logs: BTreeMap<ShardLogId, BTreeMap<u64, StreamRecord>>,
     closed: bool,
 }
 
@@ -128,6 +130,23 @@ impl MemoryState {
             Mutation::DeleteSubscription { topic, id } => {
                 self.subscriptions.remove(&(topic, id));
             }
+            Mutation::AppendRecords { log, records } => {
+                if !records.is_empty() {
+                    let stored = self.shard_logs.entry(log).or_default();
+                    stored.extend(records.into_iter().map(|record| (record.position, record)));
+                }
+            }
+            Mutation::TrimRecords { log, before_position } => {
+                if let Some(stored) = self.shard_logs.get_mut(&log) {
+                    *stored = stored.split_off(&before_position);
+                    if stored.is_empty() {
+                        self.shard_logs.remove(&log);
+                    }
+                }
+            }
+            Mutation::DeleteShardLog { log } => {
+                self.shard_logs.remove(&log);
+            }
         }
     }
 }
@@ -157,6 +176,20 @@ impl Store for MemoryStore {
             topics: state.topics.values().cloned().collect(),
             subscriptions: state.subscriptions.values().cloned().collect(),
             shared_contents: state.shared.iter().map(|(id, (_, references))| (*id, *references)).collect(),
+            shard_logs: state
+                .shard_logs
+                .iter()
+                .filter_map(|(log, records)| {
+                    let (first, _) = records.first_key_value()?;
+                    let (last, last_record) = records.last_key_value()?;
+                    Some(ShardLogExtent {
+                        log: *log,
+                        first_position: *first,
+                        last_position: *last,
+                        last_arrival_ms: last_record.arrival_ms,
+                    })
+                })
+                .collect(),
         })
     }
 
@@ -177,6 +210,56 @@ impl Store for MemoryStore {
             Stored::Own(content) => Some(content.clone()),
             Stored::Shared(id) => state.shared.get(id).map(|(content, _)| content.clone()),
         }))
+    }
+
+    fn read_records(
+        &self,
+        log: ShardLogId,
+        from_position: u64,
+        records_max: usize,
+        bytes_max: usize,
+    ) -> Result<Vec<StreamRecord>, StoreError> {
+        let state = self.lock();
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        let Some(records) = state.shard_logs.get(&log) else { return Ok(out) };
+        for record in records.range(from_position..).map(|(_, record)| record) {
+            if out.len() >= records_max {
+                break;
+            }
+            bytes = bytes.saturating_add(record.data.len() + record.partition_key.len());
+            if bytes > bytes_max && !out.is_empty() {
+                break;
+            }
+            out.push(record.clone());
+        }
+        Ok(out)
+    }
+
+    fn find_position_at(&self, log: ShardLogId, arrival_ms: u64) -> Result<Option<u64>, StoreError> {
+        let state = self.lock();
+        let Some(records) = state.shard_logs.get(&log) else { return Ok(None) };
+        // Arrival times never decrease along a log, so the records that arrived at or after the
+        // time are a suffix of it: binary-search the position range for where it starts.
+        let at_or_after = |position: u64| records.range(position..).next().map(|(_, record)| record);
+        let (Some((&first, _)), Some((&last, last_record))) = (records.first_key_value(), records.last_key_value())
+        else {
+            return Ok(None);
+        };
+        if last_record.arrival_ms < arrival_ms {
+            return Ok(None);
+        }
+        // The answer is the record at or after `low`; the record at or after `high` qualifies.
+        let (mut low, mut high) = (first, last);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match at_or_after(middle) {
+                Some(record) if record.arrival_ms >= arrival_ms => high = middle,
+                Some(record) => low = record.position + 1,
+                None => return Ok(None),
+            }
+        }
+        Ok(at_or_after(low).map(|record| record.position))
     }
 
     fn close(&self) -> Result<(), StoreError> {

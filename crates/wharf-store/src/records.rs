@@ -1,6 +1,6 @@
 //! The records a store persists. They are plain data: the domain converts to and from them.
 
-use crate::{QueueId, TopicId};
+use crate::{QueueId, ShardLogId, TopicId};
 use bytes::Bytes;
 
 /// A queue and its settings.
@@ -106,6 +106,27 @@ pub struct MessageContent {
     pub body_digest: Option<[u8; 16]>,
 }
 
+/// One record of a shard log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRecord {
+    /// Position in its log; strictly increasing within a log (gaps allowed).
+    pub position: u64,
+    /// When the record was accepted, ms since the Unix epoch; non-decreasing within a log.
+    pub arrival_ms: u64,
+    pub partition_key: String,
+    pub data: Bytes,
+}
+
+/// How far a non-empty shard log reaches, read at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardLogExtent {
+    pub log: ShardLogId,
+    pub first_position: u64,
+    pub last_position: u64,
+    /// Arrival time of the last record.
+    pub last_arrival_ms: u64,
+}
+
 /// One change to stored state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mutation {
@@ -173,5 +194,20 @@ pub enum Mutation {
     DeleteSubscription {
         topic: TopicId,
         id: u64,
+    },
+    /// Stores records at the end of a shard log (creating the log if it has none). The domain
+    /// guarantees their positions are ascending and above any already stored in that log.
+    AppendRecords {
+        log: ShardLogId,
+        records: Vec<StreamRecord>,
+    },
+    /// Removes every record of the log with `position < before_position` (retention expiry).
+    TrimRecords {
+        log: ShardLogId,
+        before_position: u64,
+    },
+    /// Removes every record of the log; nothing happens if it has none.
+    DeleteShardLog {
+        log: ShardLogId,
     },
 }

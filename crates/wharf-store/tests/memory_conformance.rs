@@ -17,3 +17,8 @@ async fn memory_store_matches_itself_on_random_sequences() {
 async fn memory_store_shares_content() {
     conformance::check_shared_content(&MemoryStore::new()).await;
 }
+
+#[tokio::test]
+async fn memory_store_keeps_shard_logs() {
+    conformance::check_shard_logs(&MemoryStore::new()).await;
+}

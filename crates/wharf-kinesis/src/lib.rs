@@ -1,0 +1,149 @@
+//! Wharf's Amazon Kinesis Data Streams front-end. It translates the Kinesis wire protocol
+//! (awsJson 1.1, `X-Amz-Target: Kinesis_20131202.<Op>`) into calls on the domain [`Engine`]'s
+//! streams, validates input with AWS's limits and messages, and maps every failure to Kinesis's
+//! own error code.
+//!
+//! It must not hold stream semantics (shard routing, positions, retention and resharding live
+//! in `wharf-domain`) and never touches storage or another front-end.
+//!
+//! Layout: `protocol` (decode inputs, render outputs and errors), `error_map` (every Kinesis
+//! error), `names` (stream names, ARNs, shard ids, sequence numbers), `iterator` (shard
+//! iterators), and `ops/` with the operations grouped by what they act on.
+
+mod error_map;
+mod iterator;
+mod names;
+mod ops;
+mod protocol;
+
+pub use error_map::{ErrorKind, KinesisError};
+
+use std::sync::Arc;
+use wharf_aws::service::{AwsRequest, AwsResponse, AwsService, EdgeError, Protocol, ResponseFuture};
+use wharf_aws::token::TokenKey;
+use wharf_domain::{Engine, Stream};
+
+/// The operations of the Kinesis service model this front-end implements.
+pub const OPERATIONS: &[&str] = ops::OPERATIONS;
+
+pub struct KinesisService {
+    engine: Arc<Engine>,
+    tokens: TokenKey,
+}
+
+impl KinesisService {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        let tokens = TokenKey::from_bytes(engine.token_secret());
+        KinesisService { engine, tokens }
+    }
+}
+
+/// What an operation needs: the service, the request, and helpers to resolve streams.
+pub(crate) struct Context<'a> {
+    pub service: &'a KinesisService,
+    pub request: &'a AwsRequest,
+}
+
+impl Context<'_> {
+    pub fn engine(&self) -> &Engine {
+        &self.service.engine
+    }
+
+    pub fn account(&self) -> &str {
+        &self.request.caller.account_id
+    }
+
+    pub fn region(&self) -> &str {
+        &self.request.region
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.engine().clock().now_ms()
+    }
+
+    /// The stream a request names by `StreamName` or `StreamARN` (at least one is required).
+    pub fn stream(&self, name: Option<&str>, arn: Option<&str>) -> Result<Arc<Stream>, KinesisError> {
+        let (account, name) = match (name, arn) {
+            (_, Some(arn)) => {
+                let (account, stream_name) = names::parse_stream_arn(arn).ok_or_else(|| {
+                    KinesisError::validation(
+                        arn,
+                        "streamARN",
+                        "Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
+                    )
+                })?;
+                if name.is_some_and(|name| name != stream_name) {
+                    return Err(KinesisError::invalid("StreamARN and StreamName name different streams."));
+                }
+                (account, stream_name)
+            }
+            (Some(name), None) => {
+                names::check_stream_name(name, "streamName")?;
+                (self.account().to_string(), name.to_string())
+            }
+            (None, None) => return Err(KinesisError::invalid("Either StreamName or StreamARN must be provided.")),
+        };
+        self.check_account(&account)?;
+        self.engine().stream(&account, &name).ok_or_else(|| KinesisError::stream_not_found(&name, &account))
+    }
+
+    /// Resource policies are not evaluated, so a verified caller may use only its own account's
+    /// streams; without configured users every caller may use every account's.
+    pub fn check_account(&self, account: &str) -> Result<(), KinesisError> {
+        let caller = &self.request.caller;
+        if caller.authenticated && caller.account_id != account {
+            return Err(KinesisError::new(
+                ErrorKind::AccessDenied,
+                format!("User {} is not authorized to access account {account}.", caller.access_key_id),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl AwsService for KinesisService {
+    fn signing_name(&self) -> &'static str {
+        "kinesis"
+    }
+
+    fn json_target_prefix(&self) -> &'static str {
+        "Kinesis_20131202"
+    }
+
+    fn query_version(&self) -> &'static str {
+        "2013-12-02"
+    }
+
+    fn handle(&self, request: AwsRequest) -> ResponseFuture<'_> {
+        Box::pin(async move {
+            if request.protocol != Protocol::Json {
+                let error = KinesisError::new(ErrorKind::UnknownOperation, "Kinesis speaks awsJson 1.1 only.");
+                return protocol::failure(&error);
+            }
+            let context = Context { service: self, request: &request };
+            match ops::run(&context).await {
+                Ok(output) => protocol::success(&output),
+                Err(error) => protocol::failure(&error),
+            }
+        })
+    }
+
+    fn edge_error(&self, _protocol: Protocol, error: &EdgeError, _request_id: &str) -> AwsResponse {
+        let kind = match error.code {
+            "UnknownOperationException" => ErrorKind::UnknownOperation,
+            "MalformedQueryString" => ErrorKind::Serialization,
+            "RequestEntityTooLarge" | "IncompleteBody" => ErrorKind::InvalidArgument,
+            "InvalidClientTokenId" | "SignatureDoesNotMatch" | "IncompleteSignature" | "MissingAuthenticationToken" => {
+                ErrorKind::AccessDenied
+            }
+            _ => ErrorKind::InternalFailure,
+        };
+        let mut response = protocol::failure(&KinesisError::new(kind, error.message.clone()));
+        if kind == ErrorKind::AccessDenied || kind == ErrorKind::InternalFailure {
+            // Authentication failures keep the code the edge chose, as AWS's front door does.
+            response.body = bytes::Bytes::from(wharf_aws::wire::json::render_error("", error.code, &error.message));
+            response.status = error.status;
+        }
+        response
+    }
+}

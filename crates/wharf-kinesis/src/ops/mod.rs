@@ -1,0 +1,96 @@
+//! The operations, grouped by what they act on, and the dispatch from operation name.
+
+mod records;
+mod shards;
+mod streams;
+mod tags;
+
+use crate::error_map::{ErrorKind, KinesisError};
+use crate::Context;
+use serde_json::Value;
+
+pub const OPERATIONS: &[&str] = &[
+    "AddTagsToStream",
+    "CreateStream",
+    "DecreaseStreamRetentionPeriod",
+    "DeleteStream",
+    "DescribeLimits",
+    "DescribeStream",
+    "DescribeStreamSummary",
+    "DisableEnhancedMonitoring",
+    "EnableEnhancedMonitoring",
+    "GetRecords",
+    "GetShardIterator",
+    "IncreaseStreamRetentionPeriod",
+    "ListShards",
+    "ListStreams",
+    "ListTagsForResource",
+    "ListTagsForStream",
+    "MergeShards",
+    "PutRecord",
+    "PutRecords",
+    "RemoveTagsFromStream",
+    "SplitShard",
+    "StartStreamEncryption",
+    "StopStreamEncryption",
+    "TagResource",
+    "UntagResource",
+    "UpdateShardCount",
+    "UpdateStreamMode",
+];
+
+pub async fn run(context: &Context<'_>) -> Result<Value, KinesisError> {
+    let operation = context.request.operation.as_str();
+    match operation {
+        "CreateStream" => streams::create_stream(context).await,
+        "DeleteStream" => streams::delete_stream(context).await,
+        "DescribeStream" => streams::describe_stream(context),
+        "DescribeStreamSummary" => streams::describe_stream_summary(context),
+        "ListStreams" => streams::list_streams(context),
+        "IncreaseStreamRetentionPeriod" => streams::change_retention(context, true).await,
+        "DecreaseStreamRetentionPeriod" => streams::change_retention(context, false).await,
+        "UpdateStreamMode" => streams::update_stream_mode(context).await,
+        "StartStreamEncryption" => streams::start_stream_encryption(context).await,
+        "StopStreamEncryption" => streams::stop_stream_encryption(context).await,
+        "EnableEnhancedMonitoring" => streams::change_monitoring(context, true).await,
+        "DisableEnhancedMonitoring" => streams::change_monitoring(context, false).await,
+        "DescribeLimits" => streams::describe_limits(context),
+        "ListShards" => shards::list_shards(context),
+        "SplitShard" => shards::split_shard(context).await,
+        "MergeShards" => shards::merge_shards(context).await,
+        "UpdateShardCount" => shards::update_shard_count(context).await,
+        "PutRecord" => records::put_record(context).await,
+        "PutRecords" => records::put_records(context).await,
+        "GetShardIterator" => records::get_shard_iterator(context),
+        "GetRecords" => records::get_records(context),
+        "AddTagsToStream" => tags::add_tags_to_stream(context).await,
+        "RemoveTagsFromStream" => tags::remove_tags_from_stream(context).await,
+        "ListTagsForStream" => tags::list_tags_for_stream(context),
+        "TagResource" => tags::tag_resource(context).await,
+        "UntagResource" => tags::untag_resource(context).await,
+        "ListTagsForResource" => tags::list_tags_for_resource(context),
+        _ => Err(KinesisError::new(
+            ErrorKind::UnknownOperation,
+            format!("The operation Kinesis_20131202.{operation} is not supported."),
+        )),
+    }
+}
+
+/// Checks an integer member against an inclusive range, with AWS's validation wording.
+pub(crate) fn check_range(value: i64, member: &str, low: i64, high: i64) -> Result<(), KinesisError> {
+    if value < low {
+        return Err(KinesisError::validation(
+            &value.to_string(),
+            member,
+            &format!("Member must have value greater than or equal to {low}"),
+        ));
+    }
+    if value > high {
+        return Err(KinesisError::validation(
+            &value.to_string(),
+            member,
+            &format!("Member must have value less than or equal to {high}"),
+        ));
+    }
+    Ok(())
+}

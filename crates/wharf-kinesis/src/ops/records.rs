@@ -1,0 +1,353 @@
+//! Writing records (PutRecord, PutRecords) and reading them back (GetShardIterator, GetRecords).
+
+use super::check_range;
+use super::shards::find_stream;
+use super::streams::{encryption_type, StreamRef};
+use crate::error_map::{ErrorKind, KinesisError};
+use crate::iterator::{self, ShardIterator};
+use crate::names::{self, shard_id};
+use crate::protocol::{decode_blob, encode_blob, parse_input, timestamp};
+use crate::Context;
+use md5::{Digest, Md5};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use wharf_domain::{NewRecord, Stream};
+
+/// The largest record's data (AWS's default maximum record size).
+pub const RECORD_DATA_BYTES_MAX: usize = 1024 * 1024;
+pub const PARTITION_KEY_CHARS_MAX: usize = 256;
+pub const PUT_RECORDS_ENTRIES_MAX: usize = 500;
+/// Data plus partition keys of one PutRecords request.
+pub const PUT_RECORDS_BYTES_MAX: usize = 5 * 1024 * 1024;
+pub const GET_RECORDS_LIMIT_MAX: i64 = 10_000;
+/// The most data one GetRecords call returns.
+pub const GET_RECORDS_BYTES_MAX: usize = 10 * 1024 * 1024;
+
+/// A partition key's place in the key space: its MD5 digest as a 128-bit big-endian integer.
+pub fn hash_key_of(partition_key: &str) -> u128 {
+    u128::from_be_bytes(Md5::digest(partition_key.as_bytes()).into())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RecordInput {
+    data: Option<String>,
+    partition_key: Option<String>,
+    explicit_hash_key: Option<String>,
+}
+
+/// Validates one record; `member` prefixes member names in errors (`records.3.member.` style).
+fn new_record(input: RecordInput, member: &str) -> Result<NewRecord, KinesisError> {
+    let data = input.data.ok_or_else(|| KinesisError::missing(&format!("{member}data")))?;
+    let data = decode_blob(&data, "Data")?;
+    if data.len() > RECORD_DATA_BYTES_MAX {
+        return Err(KinesisError::new(
+            ErrorKind::Validation,
+            format!(
+                "1 validation error detected: Value at '{member}data' failed to satisfy constraint: Member must have length less than or equal to {RECORD_DATA_BYTES_MAX}"
+            ),
+        ));
+    }
+    let partition_key = input.partition_key.ok_or_else(|| KinesisError::missing(&format!("{member}partitionKey")))?;
+    let chars = partition_key.chars().count();
+    if chars == 0 || chars > PARTITION_KEY_CHARS_MAX {
+        return Err(KinesisError::validation(
+            &partition_key,
+            &format!("{member}partitionKey"),
+            "Member must have length less than or equal to 256 and greater than or equal to 1",
+        ));
+    }
+    let hash_key = match input.explicit_hash_key.as_deref() {
+        Some(text) => {
+            let shaped = text == "0"
+                || (!text.is_empty()
+                    && !text.starts_with('0')
+                    && text.len() <= 39
+                    && text.bytes().all(|b| b.is_ascii_digit()));
+            if !shaped {
+                return Err(KinesisError::validation(
+                    text,
+                    &format!("{member}explicitHashKey"),
+                    "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
+                ));
+            }
+            text.parse::<u128>().map_err(|_| {
+                KinesisError::invalid(format!(
+                    "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}"
+                ))
+            })?
+        }
+        None => hash_key_of(&partition_key),
+    };
+    Ok(NewRecord { partition_key, hash_key, data })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutRecordInput {
+    #[serde(flatten)]
+    stream: StreamRef,
+    #[serde(flatten)]
+    record: RecordInput,
+    sequence_number_for_ordering: Option<String>,
+}
+
+pub async fn put_record(context: &Context<'_>) -> Result<Value, KinesisError> {
+    let input: PutRecordInput = parse_input("PutRecord", &context.request.body)?;
+    if let Some(ordering) = input.sequence_number_for_ordering.as_deref() {
+        if !names::is_sequence_number_shaped(ordering) {
+            return Err(KinesisError::validation(
+                ordering,
+                "sequenceNumberForOrdering",
+                "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})",
+            ));
+        }
+    }
+    let record = new_record(input.record, "")?;
+    let stream = input.stream.resolve(context)?;
+    let placed = context.engine().put_records(&stream, vec![record]).await?;
+    let placed =
+        placed.first().ok_or_else(|| KinesisError::new(ErrorKind::InternalFailure, "The record was not placed."))?;
+    Ok(json!({
+        "ShardId": shard_id(placed.shard_index),
+        "SequenceNumber": names::sequence_number(placed.log, placed.position),
+        "EncryptionType": encryption_type(&stream.lock()),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutRecordsInput {
+    #[serde(flatten)]
+    stream: StreamRef,
+    records: Option<Vec<RecordInput>>,
+}
+
+pub async fn put_records(context: &Context<'_>) -> Result<Value, KinesisError> {
+    let input: PutRecordsInput = parse_input("PutRecords", &context.request.body)?;
+    let entries = input.records.ok_or_else(|| KinesisError::missing("records"))?;
+    if entries.is_empty() || entries.len() > PUT_RECORDS_ENTRIES_MAX {
+        return Err(KinesisError::new(
+            ErrorKind::Validation,
+            format!(
+                "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length less than or equal to {PUT_RECORDS_ENTRIES_MAX} and greater than or equal to 1"
+            ),
+        ));
+    }
+    let mut records = Vec::with_capacity(entries.len());
+    let mut total_bytes = 0usize;
+    for (index, entry) in entries.into_iter().enumerate() {
+        let record = new_record(entry, &format!("records.{}.member.", index + 1))?;
+        total_bytes += record.data.len() + record.partition_key.len();
+        records.push(record);
+    }
+    if total_bytes > PUT_RECORDS_BYTES_MAX {
+        return Err(KinesisError::invalid("Records size exceeds 5 MB limit"));
+    }
+    let stream = input.stream.resolve(context)?;
+    let placed = context.engine().put_records(&stream, records).await?;
+    let results: Vec<Value> = placed
+        .iter()
+        .map(|placed| {
+            json!({
+                "SequenceNumber": names::sequence_number(placed.log, placed.position),
+                "ShardId": shard_id(placed.shard_index),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "FailedRecordCount": 0,
+        "Records": results,
+        "EncryptionType": encryption_type(&stream.lock()),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetShardIteratorInput {
+    #[serde(flatten)]
+    stream: StreamRef,
+    shard_id: Option<String>,
+    shard_iterator_type: Option<String>,
+    starting_sequence_number: Option<String>,
+    timestamp: Option<f64>,
+}
+
+fn shard_missing(stream: &Stream, id: &str) -> KinesisError {
+    KinesisError::new(
+        ErrorKind::ResourceNotFound,
+        format!("Shard {id} in stream {} under account {} does not exist", stream.name, stream.account),
+    )
+}
+
+pub fn get_shard_iterator(context: &Context<'_>) -> Result<Value, KinesisError> {
+    let input: GetShardIteratorInput = parse_input("GetShardIterator", &context.request.body)?;
+    let id = input.shard_id.ok_or_else(|| KinesisError::missing("shardId"))?;
+    let kind = input.shard_iterator_type.ok_or_else(|| KinesisError::missing("shardIteratorType"))?;
+    const KINDS: [&str; 5] = ["AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"];
+    if !KINDS.contains(&kind.as_str()) {
+        return Err(KinesisError::validation(
+            &kind,
+            "shardIteratorType",
+            "Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]",
+        ));
+    }
+    let stream = input.stream.resolve(context)?;
+    let index = names::parse_shard_id(&id).ok_or_else(|| shard_missing(&stream, &id))?;
+    let log = stream.lock().shard(index).map(|shard| shard.log).ok_or_else(|| shard_missing(&stream, &id))?;
+    let engine = context.engine();
+    let position = match kind.as_str() {
+        "TRIM_HORIZON" => engine.trim_horizon(&stream, index)?,
+        "LATEST" => engine.latest_position(&stream, index)?,
+        "AT_TIMESTAMP" => {
+            let seconds = input.timestamp.ok_or_else(|| {
+                KinesisError::invalid("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
+            })?;
+            engine.position_at_time(&stream, index, (seconds.max(0.0) * 1000.0) as u64)?
+        }
+        _ => {
+            let text = input.starting_sequence_number.as_deref().ok_or_else(|| {
+                KinesisError::invalid(format!(
+                    "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {kind} and no StartingSequenceNumber."
+                ))
+            })?;
+            let (sequence_log, position) = names::parse_sequence_number(text)
+                .ok_or_else(|| KinesisError::invalid(format!("StartingSequenceNumber {text} used in GetShardIterator on shard {id} in stream {} under account {} is invalid.", stream.name, stream.account)))?;
+            if sequence_log != log {
+                let owner = stream
+                    .lock()
+                    .shards
+                    .iter()
+                    .find(|shard| shard.log == sequence_log)
+                    .map(|shard| shard_id(shard.index));
+                return Err(KinesisError::invalid(match owner {
+                    Some(owner) => format!("Invalid StartingSequenceNumber. It encodes {owner}, while it was used in a call to a shard with {id}"),
+                    None => format!("StartingSequenceNumber {text} used in GetShardIterator on shard {id} in stream {} under account {} is invalid because it did not come from this stream.", stream.name, stream.account),
+                }));
+            }
+            if kind == "AFTER_SEQUENCE_NUMBER" {
+                position.saturating_add(1)
+            } else {
+                position
+            }
+        }
+    };
+    let sealed = iterator::seal(
+        &context.service.tokens,
+        ShardIterator { stream_id: stream.id, shard_index: index, position, issued_ms: context.now_ms() },
+    );
+    Ok(json!({ "ShardIterator": sealed }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetRecordsInput {
+    shard_iterator: Option<String>,
+    limit: Option<i64>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+}
+
+pub fn get_records(context: &Context<'_>) -> Result<Value, KinesisError> {
+    let input: GetRecordsInput = parse_input("GetRecords", &context.request.body)?;
+    let text = input.shard_iterator.ok_or_else(|| KinesisError::missing("shardIterator"))?;
+    if text.is_empty() || text.len() > iterator::SHARD_ITERATOR_CHARS_MAX {
+        return Err(KinesisError::validation(
+            &text.chars().take(64).collect::<String>(),
+            "shardIterator",
+            "Member must have length less than or equal to 512 and greater than or equal to 1",
+        ));
+    }
+    let limit = input.limit.unwrap_or(GET_RECORDS_LIMIT_MAX);
+    check_range(limit, "limit", 1, GET_RECORDS_LIMIT_MAX)?;
+    let now_ms = context.now_ms();
+    let position = iterator::open(&context.service.tokens, &text, now_ms)?;
+    let stream = find_stream(context, position.stream_id)?;
+    if let Some(arn) = input.stream_arn.as_deref() {
+        if names::parse_stream_arn(arn) != Some((stream.account.clone(), stream.name.clone())) {
+            return Err(KinesisError::invalid("The StreamARN does not name the stream the shard iterator belongs to."));
+        }
+    }
+    let read = context
+        .engine()
+        .read_shard(&stream, position.shard_index, position.position, limit as usize, GET_RECORDS_BYTES_MAX)
+        .map_err(|_| shard_missing(&stream, &shard_id(position.shard_index)))?;
+    let (log, encrypted) = {
+        let state = stream.lock();
+        let log = state.shard(position.shard_index).map(|shard| shard.log).unwrap_or_default();
+        (log, encryption_type(&state) == "KMS")
+    };
+    let records: Vec<Value> = read
+        .records
+        .iter()
+        .map(|record| {
+            let mut value = json!({
+                "SequenceNumber": names::sequence_number(log, record.position),
+                "ApproximateArrivalTimestamp": timestamp(record.arrival_ms),
+                "Data": encode_blob(&record.data),
+                "PartitionKey": record.partition_key,
+            });
+            if encrypted {
+                value["EncryptionType"] = json!("KMS");
+            }
+            value
+        })
+        .collect();
+    let mut output = json!({ "Records": records, "MillisBehindLatest": read.millis_behind_latest });
+    if read.end_of_closed_shard {
+        output["ChildShards"] = json!(child_shards(&stream, position.shard_index));
+    } else {
+        let next = ShardIterator { position: read.next_position, issued_ms: now_ms, ..position };
+        output["NextShardIterator"] = json!(iterator::seal(&context.service.tokens, next));
+    }
+    Ok(output)
+}
+
+/// The shards a closed shard's records continue in.
+fn child_shards(stream: &Stream, parent: u32) -> Vec<Value> {
+    let state = stream.lock();
+    state
+        .shards
+        .iter()
+        .filter(|shard| shard.parent == Some(parent) || shard.adjacent_parent == Some(parent))
+        .map(|shard| {
+            let parents: Vec<String> =
+                shard.parent.iter().chain(shard.adjacent_parent.iter()).map(|index| shard_id(*index)).collect();
+            json!({
+                "ShardId": shard_id(shard.index),
+                "ParentShards": parents,
+                "HashKeyRange": {
+                    "StartingHashKey": shard.hash_start.to_string(),
+                    "EndingHashKey": shard.hash_end.to_string(),
+                },
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_keys_hash_like_aws() {
+        // MD5("a") = 0cc175b9c0f1b6a831c399e269772661.
+        assert_eq!(hash_key_of("a"), 0x0cc175b9c0f1b6a831c399e269772661);
+    }
+
+    #[test]
+    fn explicit_hash_keys_must_be_in_range() {
+        let record = |key: &str| RecordInput {
+            data: Some("AA==".into()),
+            partition_key: Some("p".into()),
+            explicit_hash_key: Some(key.into()),
+        };
+        assert_eq!(new_record(record("0"), "").map(|r| r.hash_key), Ok(0));
+        assert_eq!(new_record(record(&u128::MAX.to_string()), "").map(|r| r.hash_key), Ok(u128::MAX));
+        assert_eq!(
+            new_record(record("340282366920938463463374607431768211456"), "").unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(new_record(record("01"), "").unwrap_err().kind, ErrorKind::Validation);
+    }
+}
