@@ -5,8 +5,20 @@ use std::process::Command;
 
 /// For each workspace crate, the workspace crates it may depend on (normal dependencies).
 const ALLOWED: &[(&str, &[&str])] = &[
-    ("wharf", &["wharf-aws", "wharf-sqs", "wharf-sns", "wharf-domain", "wharf-store", "wharf-store-embedded"]),
+    (
+        "wharf",
+        &[
+            "wharf-aws",
+            "wharf-sqs",
+            "wharf-sns",
+            "wharf-kinesis",
+            "wharf-domain",
+            "wharf-store",
+            "wharf-store-embedded",
+        ],
+    ),
     ("wharf-sqs", &["wharf-aws", "wharf-domain"]),
+    ("wharf-kinesis", &["wharf-aws", "wharf-domain"]),
     ("wharf-sns", &["wharf-aws", "wharf-domain"]),
     ("wharf-aws", &[]),
     ("wharf-domain", &["wharf-store"]),

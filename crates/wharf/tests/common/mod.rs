@@ -77,6 +77,10 @@ impl TestServer {
         sns_client(&self.endpoint)
     }
 
+    pub fn kinesis(&self) -> aws_sdk_kinesis::Client {
+        kinesis_client(&self.endpoint)
+    }
+
     pub fn url(&self, name: &str) -> String {
         format!("{}/{ACCOUNT}/{name}", self.endpoint)
     }
@@ -158,6 +162,18 @@ pub fn sns_client_as(endpoint: &str, access_key: &str, secret: &str) -> aws_sdk_
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     aws_sdk_sns::Client::from_conf(config)
+}
+
+/// An aws-sdk-kinesis client for a Wharf at `endpoint`, over plain HTTP.
+pub fn kinesis_client(endpoint: &str) -> aws_sdk_kinesis::Client {
+    let config = aws_sdk_kinesis::Config::builder()
+        .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
+        .region(aws_sdk_kinesis::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_kinesis::config::Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(endpoint)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_kinesis::Client::from_conf(config)
 }
 
 /// The AWS error code of a failed SDK call.
