@@ -164,16 +164,24 @@ pub fn sns_client_as(endpoint: &str, access_key: &str, secret: &str) -> aws_sdk_
     aws_sdk_sns::Client::from_conf(config)
 }
 
-/// An aws-sdk-kinesis client for a Wharf at `endpoint`, over plain HTTP.
-pub fn kinesis_client(endpoint: &str) -> aws_sdk_kinesis::Client {
-    let config = aws_sdk_kinesis::Config::builder()
+fn kinesis_config(endpoint: &str) -> aws_sdk_kinesis::config::Builder {
+    aws_sdk_kinesis::Config::builder()
         .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
         .region(aws_sdk_kinesis::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_kinesis::config::Credentials::new("test", "test", None, None, "test"))
         .endpoint_url(endpoint)
         .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    aws_sdk_kinesis::Client::from_conf(config)
+}
+
+/// An aws-sdk-kinesis client for a Wharf at `endpoint`, over plain HTTP.
+pub fn kinesis_client(endpoint: &str) -> aws_sdk_kinesis::Client {
+    aws_sdk_kinesis::Client::from_conf(kinesis_config(endpoint).build())
+}
+
+/// A Kinesis client that reports a failed request instead of retrying it (crash tests).
+pub fn kinesis_client_without_retries(endpoint: &str) -> aws_sdk_kinesis::Client {
+    let config = kinesis_config(endpoint).retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled());
+    aws_sdk_kinesis::Client::from_conf(config.build())
 }
 
 /// The AWS error code of a failed SDK call.
