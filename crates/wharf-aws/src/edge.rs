@@ -125,7 +125,7 @@ impl Edge {
         while connections.join_next().await.is_some() {}
     }
 
-    async fn dispatch(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn dispatch(&self, request: Request<Incoming>) -> Response<EdgeBody> {
         let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().to_string();
         let (parts, body) = request.into_parts();
@@ -198,6 +198,7 @@ impl Edge {
             region: self.config.region.clone(),
             base_url,
             path,
+            content_type: header(&parts.headers, "content-type").unwrap_or_default().to_string(),
             request_id: request_id.clone(),
         };
         let response = service.handle(aws_request).await;
@@ -297,7 +298,7 @@ impl Edge {
         service: Option<Arc<dyn AwsService>>,
         error: &EdgeError,
         request_id: &str,
-    ) -> Response<Full<Bytes>> {
+    ) -> Response<EdgeBody> {
         match service.or_else(|| self.services.first().cloned()) {
             Some(service) => into_http(service.edge_error(protocol, error, request_id), request_id),
             None => plain_response(error.status, "text/plain", Bytes::from(error.message.clone())),
@@ -329,7 +330,7 @@ fn unix_seconds() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs() as i64).unwrap_or(0)
 }
 
-fn into_http(response: AwsResponse, request_id: &str) -> Response<Full<Bytes>> {
+fn into_http(response: AwsResponse, request_id: &str) -> Response<EdgeBody> {
     let mut builder = Response::builder()
         .status(StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header("content-type", response.content_type)
@@ -337,19 +338,48 @@ fn into_http(response: AwsResponse, request_id: &str) -> Response<Full<Bytes>> {
     for (name, value) in response.headers {
         builder = builder.header(name, value);
     }
-    builder.body(Full::new(response.body)).unwrap_or_else(|_| internal_error())
+    let body = match response.stream {
+        Some(chunks) => EdgeBody::Right(ChannelBody { first: Some(response.body), chunks }),
+        None => EdgeBody::Left(Full::new(response.body)),
+    };
+    builder.body(body).unwrap_or_else(|_| internal_error())
 }
 
-fn plain_response(status: u16, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
+fn plain_response(status: u16, content_type: &'static str, body: Bytes) -> Response<EdgeBody> {
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header("content-type", content_type)
-        .body(Full::new(body))
+        .body(EdgeBody::Left(Full::new(body)))
         .unwrap_or_else(|_| internal_error())
 }
 
-fn internal_error() -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(b"internal error\n")));
+fn internal_error() -> Response<EdgeBody> {
+    let mut response = Response::new(EdgeBody::Left(Full::new(Bytes::from_static(b"internal error\n"))));
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     response
+}
+
+/// A reply body: whole, or streamed from a channel.
+type EdgeBody = http_body_util::Either<Full<Bytes>, ChannelBody>;
+
+/// A streamed body: a first chunk, then whatever the service sends until it drops its sender.
+/// The channel is bounded, so a slow client holds the service back instead of filling memory.
+struct ChannelBody {
+    first: Option<Bytes>,
+    chunks: tokio::sync::mpsc::Receiver<Bytes>,
+}
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        if let Some(first) = self.first.take().filter(|first| !first.is_empty()) {
+            return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(first))));
+        }
+        self.chunks.poll_recv(context).map(|chunk| chunk.map(|chunk| Ok(hyper::body::Frame::data(chunk))))
+    }
 }

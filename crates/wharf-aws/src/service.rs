@@ -40,15 +40,20 @@ pub struct AwsRequest {
     pub base_url: String,
     /// The request path, for services that address resources by URL.
     pub path: String,
+    /// The `Content-Type` header (empty when absent): Kinesis reads CBOR or JSON by it.
+    pub content_type: String,
     pub request_id: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AwsResponse {
     pub status: u16,
     pub content_type: &'static str,
     pub headers: Vec<(&'static str, String)>,
     pub body: Bytes,
+    /// When set, the body is streamed: `body` is sent first, then every chunk received here
+    /// until the sender is dropped (event streams such as Kinesis SubscribeToShard).
+    pub stream: Option<tokio::sync::mpsc::Receiver<Bytes>>,
 }
 
 /// How an error is told to a client of either protocol.
@@ -72,6 +77,7 @@ pub fn error_response(protocol: Protocol, error: &ErrorReply<'_>, request_id: &s
         Protocol::Json => {
             let fault = if error.sender_fault { "Sender" } else { "Receiver" };
             AwsResponse {
+                stream: None,
                 status: error.status,
                 content_type: "application/x-amz-json-1.0",
                 headers: vec![("x-amzn-query-error", format!("{};{fault}", error.query_code))],
@@ -79,6 +85,7 @@ pub fn error_response(protocol: Protocol, error: &ErrorReply<'_>, request_id: &s
             }
         }
         Protocol::Query => AwsResponse {
+            stream: None,
             status: error.status,
             content_type: "text/xml",
             headers: Vec::new(),

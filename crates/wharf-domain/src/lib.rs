@@ -36,5 +36,5 @@ pub use queue::{LeaseRef, Queue, QueueCounts};
 pub use settings::{DeadLetterPolicy, QueueName, QueueSettings};
 pub use stream::{Shard, Stream, StreamState};
 pub use streams::{AppendedRecord, NewRecord, NewStream, ShardRead};
-pub use wharf_store::StoreError;
 pub use wharf_store::{AttributeRecord as MessageAttribute, AttributeValueRecord as AttributeValue, MessageContent};
+pub use wharf_store::{StoreError, StreamRecord};

@@ -290,9 +290,9 @@ impl Stream {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Resolves at the next append to any shard of the stream.
-    pub async fn appended(&self) {
-        self.appended.notified().await
+    /// Notified whenever records of the stream become readable (and when it is deleted).
+    pub fn appends(&self) -> &tokio::sync::Notify {
+        &self.appended
     }
 }
 

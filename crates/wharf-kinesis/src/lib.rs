@@ -29,12 +29,13 @@ pub const OPERATIONS: &[&str] = ops::OPERATIONS;
 pub struct KinesisService {
     engine: Arc<Engine>,
     tokens: TokenKey,
+    subscriptions: Arc<ops::Subscriptions>,
 }
 
 impl KinesisService {
     pub fn new(engine: Arc<Engine>) -> Self {
         let tokens = TokenKey::from_bytes(engine.token_secret());
-        KinesisService { engine, tokens }
+        KinesisService { engine, tokens, subscriptions: Arc::default() }
     }
 }
 
@@ -121,6 +122,10 @@ impl AwsService for KinesisService {
                 return protocol::failure(&error);
             }
             let context = Context { service: self, request: &request };
+            if request.operation == "SubscribeToShard" {
+                // The reply is an event stream, not a document.
+                return ops::subscribe_to_shard(&context).await.unwrap_or_else(|error| protocol::failure(&error));
+            }
             match ops::run(&context).await {
                 Ok(output) => protocol::success(&output),
                 Err(error) => protocol::failure(&error),

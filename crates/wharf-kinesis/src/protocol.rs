@@ -20,6 +20,7 @@ pub fn parse_input<T: DeserializeOwned>(operation: &str, body: &Bytes) -> Result
 
 pub fn success(output: &Value) -> AwsResponse {
     AwsResponse {
+        stream: None,
         status: 200,
         content_type: JSON_CONTENT_TYPE,
         headers: Vec::new(),
@@ -30,6 +31,7 @@ pub fn success(output: &Value) -> AwsResponse {
 pub fn failure(error: &KinesisError) -> AwsResponse {
     let (code, status) = error.kind.wire();
     AwsResponse {
+        stream: None,
         status,
         content_type: JSON_CONTENT_TYPE,
         headers: Vec::new(),

@@ -91,6 +91,7 @@ const NO_OUTPUT_OPERATIONS: &[&str] = &[
 pub fn success(protocol: Protocol, operation: &str, output: &Value, request_id: &str) -> AwsResponse {
     match protocol {
         Protocol::Json => AwsResponse {
+            stream: None,
             status: 200,
             content_type: JSON_CONTENT_TYPE,
             headers: Vec::new(),
@@ -104,6 +105,7 @@ pub fn success(protocol: Protocol, operation: &str, output: &Value, request_id: 
             };
             let result = (!NO_OUTPUT_OPERATIONS.contains(&operation)).then_some(output);
             AwsResponse {
+                stream: None,
                 status: 200,
                 content_type: XML_CONTENT_TYPE,
                 headers: Vec::new(),

@@ -167,6 +167,7 @@ impl<T: serde::Serialize + Send> Output for T {
 pub fn success(protocol: Protocol, operation: &str, output: &dyn Output, request_id: &str) -> AwsResponse {
     match protocol {
         Protocol::Json => AwsResponse {
+            stream: None,
             status: 200,
             content_type: JSON_CONTENT_TYPE,
             headers: Vec::new(),
@@ -184,6 +185,7 @@ pub fn success(protocol: Protocol, operation: &str, output: &dyn Output, request
                 other => xml_shape(other),
             };
             AwsResponse {
+                stream: None,
                 status: 200,
                 content_type: XML_CONTENT_TYPE,
                 headers: Vec::new(),

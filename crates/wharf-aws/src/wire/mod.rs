@@ -4,7 +4,9 @@
 //! - [`xml`]: rendering a JSON-shaped document as awsQuery XML, with AWS's escaping.
 //! - [`json`]: awsJson error bodies.
 //! - [`message_attribute`]: the message attribute value shape SQS and SNS share.
+//! - [`event_stream`]: `application/vnd.amazon.eventstream` message frames.
 
+pub mod event_stream;
 pub mod json;
 pub mod message_attribute;
 pub mod query;

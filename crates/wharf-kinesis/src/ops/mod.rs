@@ -1,5 +1,6 @@
 //! The operations, grouped by what they act on, and the dispatch from operation name.
 
+mod consumers;
 mod records;
 mod shards;
 mod streams;
@@ -9,13 +10,17 @@ use crate::error_map::{ErrorKind, KinesisError};
 use crate::Context;
 use serde_json::Value;
 
+pub use consumers::{subscribe_to_shard, Subscriptions};
+
 pub const OPERATIONS: &[&str] = &[
     "AddTagsToStream",
     "CreateStream",
     "DecreaseStreamRetentionPeriod",
     "DeleteStream",
+    "DeregisterStreamConsumer",
     "DescribeLimits",
     "DescribeStream",
+    "DescribeStreamConsumer",
     "DescribeStreamSummary",
     "DisableEnhancedMonitoring",
     "EnableEnhancedMonitoring",
@@ -23,16 +28,19 @@ pub const OPERATIONS: &[&str] = &[
     "GetShardIterator",
     "IncreaseStreamRetentionPeriod",
     "ListShards",
+    "ListStreamConsumers",
     "ListStreams",
     "ListTagsForResource",
     "ListTagsForStream",
     "MergeShards",
     "PutRecord",
     "PutRecords",
+    "RegisterStreamConsumer",
     "RemoveTagsFromStream",
     "SplitShard",
     "StartStreamEncryption",
     "StopStreamEncryption",
+    "SubscribeToShard",
     "TagResource",
     "UntagResource",
     "UpdateShardCount",
@@ -63,6 +71,10 @@ pub async fn run(context: &Context<'_>) -> Result<Value, KinesisError> {
         "PutRecords" => records::put_records(context).await,
         "GetShardIterator" => records::get_shard_iterator(context),
         "GetRecords" => records::get_records(context),
+        "RegisterStreamConsumer" => consumers::register_stream_consumer(context).await,
+        "DeregisterStreamConsumer" => consumers::deregister_stream_consumer(context).await,
+        "DescribeStreamConsumer" => consumers::describe_stream_consumer(context),
+        "ListStreamConsumers" => consumers::list_stream_consumers(context),
         "AddTagsToStream" => tags::add_tags_to_stream(context).await,
         "RemoveTagsFromStream" => tags::remove_tags_from_stream(context).await,
         "ListTagsForStream" => tags::list_tags_for_stream(context),

@@ -162,15 +162,25 @@ pub async fn put_records(context: &Context<'_>) -> Result<Value, KinesisError> {
     }))
 }
 
+/// Where a reader starts: the shard-iterator type with its sequence number or timestamp.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StartingPosition {
+    #[serde(alias = "ShardIteratorType")]
+    r#type: Option<String>,
+    #[serde(alias = "StartingSequenceNumber")]
+    sequence_number: Option<String>,
+    timestamp: Option<f64>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct GetShardIteratorInput {
     #[serde(flatten)]
     stream: StreamRef,
     shard_id: Option<String>,
-    shard_iterator_type: Option<String>,
-    starting_sequence_number: Option<String>,
-    timestamp: Option<f64>,
+    #[serde(flatten)]
+    start: StartingPosition,
 }
 
 fn shard_missing(stream: &Stream, id: &str) -> KinesisError {
@@ -180,39 +190,48 @@ fn shard_missing(stream: &Stream, id: &str) -> KinesisError {
     )
 }
 
-pub fn get_shard_iterator(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: GetShardIteratorInput = parse_input("GetShardIterator", &context.request.body)?;
-    let id = input.shard_id.ok_or_else(|| KinesisError::missing("shardId"))?;
-    let kind = input.shard_iterator_type.ok_or_else(|| KinesisError::missing("shardIteratorType"))?;
-    const KINDS: [&str; 5] = ["AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"];
-    if !KINDS.contains(&kind.as_str()) {
+const ITERATOR_TYPES: [&str; 5] =
+    ["AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"];
+
+/// The position a reader of shard `index` (whose log is `log`, named `id`) starts at.
+pub fn starting_position(
+    context: &Context<'_>,
+    stream: &Stream,
+    index: u32,
+    log: u64,
+    id: &str,
+    start: &StartingPosition,
+) -> Result<u64, KinesisError> {
+    let kind = start.r#type.as_deref().ok_or_else(|| KinesisError::missing("shardIteratorType"))?;
+    if !ITERATOR_TYPES.contains(&kind) {
         return Err(KinesisError::validation(
-            &kind,
+            kind,
             "shardIteratorType",
             "Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]",
         ));
     }
-    let stream = input.stream.resolve(context)?;
-    let index = names::parse_shard_id(&id).ok_or_else(|| shard_missing(&stream, &id))?;
-    let log = stream.lock().shard(index).map(|shard| shard.log).ok_or_else(|| shard_missing(&stream, &id))?;
     let engine = context.engine();
-    let position = match kind.as_str() {
-        "TRIM_HORIZON" => engine.trim_horizon(&stream, index)?,
-        "LATEST" => engine.latest_position(&stream, index)?,
+    Ok(match kind {
+        "TRIM_HORIZON" => engine.trim_horizon(stream, index)?,
+        "LATEST" => engine.latest_position(stream, index)?,
         "AT_TIMESTAMP" => {
-            let seconds = input.timestamp.ok_or_else(|| {
+            let seconds = start.timestamp.ok_or_else(|| {
                 KinesisError::invalid("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
             })?;
-            engine.position_at_time(&stream, index, (seconds.max(0.0) * 1000.0) as u64)?
+            engine.position_at_time(stream, index, (seconds.max(0.0) * 1000.0) as u64)?
         }
         _ => {
-            let text = input.starting_sequence_number.as_deref().ok_or_else(|| {
+            let text = start.sequence_number.as_deref().ok_or_else(|| {
                 KinesisError::invalid(format!(
                     "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {kind} and no StartingSequenceNumber."
                 ))
             })?;
-            let (sequence_log, position) = names::parse_sequence_number(text)
-                .ok_or_else(|| KinesisError::invalid(format!("StartingSequenceNumber {text} used in GetShardIterator on shard {id} in stream {} under account {} is invalid.", stream.name, stream.account)))?;
+            let (sequence_log, position) = names::parse_sequence_number(text).ok_or_else(|| {
+                KinesisError::invalid(format!(
+                    "StartingSequenceNumber {text} used in GetShardIterator on shard {id} in stream {} under account {} is invalid.",
+                    stream.name, stream.account
+                ))
+            })?;
             if sequence_log != log {
                 let owner = stream
                     .lock()
@@ -231,12 +250,43 @@ pub fn get_shard_iterator(context: &Context<'_>) -> Result<Value, KinesisError> 
                 position
             }
         }
-    };
+    })
+}
+
+pub fn get_shard_iterator(context: &Context<'_>) -> Result<Value, KinesisError> {
+    let input: GetShardIteratorInput = parse_input("GetShardIterator", &context.request.body)?;
+    let id = input.shard_id.ok_or_else(|| KinesisError::missing("shardId"))?;
+    if input.start.r#type.is_none() {
+        return Err(KinesisError::missing("shardIteratorType"));
+    }
+    let stream = input.stream.resolve(context)?;
+    let index = names::parse_shard_id(&id).ok_or_else(|| shard_missing(&stream, &id))?;
+    let log = stream.lock().shard(index).map(|shard| shard.log).ok_or_else(|| shard_missing(&stream, &id))?;
+    let position = starting_position(context, &stream, index, log, &id, &input.start)?;
     let sealed = iterator::seal(
         &context.service.tokens,
         ShardIterator { stream_id: stream.id, shard_index: index, position, issued_ms: context.now_ms() },
     );
     Ok(json!({ "ShardIterator": sealed }))
+}
+
+/// Records in the awsJson shape GetRecords and SubscribeToShard share.
+pub fn read_to_json(records: &[wharf_domain::StreamRecord], log: u64, encrypted: bool) -> Vec<Value> {
+    records
+        .iter()
+        .map(|record| {
+            let mut value = json!({
+                "SequenceNumber": names::sequence_number(log, record.position),
+                "ApproximateArrivalTimestamp": timestamp(record.arrival_ms),
+                "Data": encode_blob(&record.data),
+                "PartitionKey": record.partition_key,
+            });
+            if encrypted {
+                value["EncryptionType"] = json!("KMS");
+            }
+            value
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -277,22 +327,7 @@ pub fn get_records(context: &Context<'_>) -> Result<Value, KinesisError> {
         let log = state.shard(position.shard_index).map(|shard| shard.log).unwrap_or_default();
         (log, encryption_type(&state) == "KMS")
     };
-    let records: Vec<Value> = read
-        .records
-        .iter()
-        .map(|record| {
-            let mut value = json!({
-                "SequenceNumber": names::sequence_number(log, record.position),
-                "ApproximateArrivalTimestamp": timestamp(record.arrival_ms),
-                "Data": encode_blob(&record.data),
-                "PartitionKey": record.partition_key,
-            });
-            if encrypted {
-                value["EncryptionType"] = json!("KMS");
-            }
-            value
-        })
-        .collect();
+    let records = read_to_json(&read.records, log, encrypted);
     let mut output = json!({ "Records": records, "MillisBehindLatest": read.millis_behind_latest });
     if read.end_of_closed_shard {
         output["ChildShards"] = json!(child_shards(&stream, position.shard_index));
@@ -304,7 +339,7 @@ pub fn get_records(context: &Context<'_>) -> Result<Value, KinesisError> {
 }
 
 /// The shards a closed shard's records continue in.
-fn child_shards(stream: &Stream, parent: u32) -> Vec<Value> {
+pub fn child_shards(stream: &Stream, parent: u32) -> Vec<Value> {
     let state = stream.lock();
     state
         .shards

@@ -162,13 +162,13 @@ pub async fn create_stream(context: &Context<'_>) -> Result<Value, KinesisError>
 struct DeleteStreamInput {
     #[serde(flatten)]
     stream: StreamRef,
-    #[allow(dead_code)]
     enforce_consumer_deletion: Option<bool>,
 }
 
 pub async fn delete_stream(context: &Context<'_>) -> Result<Value, KinesisError> {
     let input: DeleteStreamInput = parse_input("DeleteStream", &context.request.body)?;
     let stream = input.stream.resolve(context)?;
+    super::consumers::check_deletable(&stream, input.enforce_consumer_deletion.unwrap_or(false))?;
     context.engine().delete_stream(&stream).await?;
     Ok(json!({}))
 }
