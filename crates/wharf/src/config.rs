@@ -12,7 +12,8 @@ pub const DEFAULT_DATA_DIR: &str = "./wharf-data";
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 pub const DEFAULT_REGION: &str = "us-east-1";
 /// Large enough for a 1 MiB message or batch with JSON escaping and base64 attributes.
-pub const DEFAULT_REQUEST_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Room for a Kinesis record of 10 MiB (the most UpdateMaxRecordSize allows) in base64.
+pub const DEFAULT_REQUEST_BYTES_MAX: usize = 16 * 1024 * 1024;
 pub const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 25_000;
 pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 30_000;
 /// The sender AWS uses for SNS email.

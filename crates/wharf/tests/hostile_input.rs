@@ -204,7 +204,7 @@ async fn missing_queue_url_is_missing_parameter() {
 async fn oversized_bodies_are_refused_and_the_server_keeps_serving() {
     let server = TestServer::start().await;
     let url = server.create("big").await;
-    let limit = 8 * 1024 * 1024;
+    let limit = wharf::config::DEFAULT_REQUEST_BYTES_MAX;
 
     // Declared too large: refused from the headers alone, before the body is sent.
     let mut stream = TcpStream::connect(server.server.local_addr).await.unwrap();

@@ -398,3 +398,74 @@ async fn streams_and_records_survive_a_restart() {
     let next = next.unwrap();
     assert_ne!(next.shard_id, sequence.0, "the closed parent takes no more records");
 }
+
+#[tokio::test]
+async fn policies_account_settings_and_stream_settings_are_kept() {
+    let server = TestServer::start().await;
+    let client = server.kinesis();
+    create(&client, "settings", 1).await;
+    let arn = format!("arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/settings");
+    let policy = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    client.put_resource_policy().resource_arn(&arn).policy(policy).send().await.unwrap();
+    let read = client.get_resource_policy().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(read.policy, policy);
+    let bad = client.put_resource_policy().resource_arn(&arn).policy("not json").send().await;
+    assert_eq!(code(&bad.unwrap_err()), "InvalidArgumentException");
+    client.delete_resource_policy().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(client.get_resource_policy().resource_arn(&arn).send().await.unwrap().policy, "{}");
+
+    let settings = client.describe_account_settings().send().await.unwrap();
+    let status = settings.minimum_throughput_billing_commitment.unwrap().status;
+    assert_eq!(status.as_str(), "DISABLED");
+    let enabled = client
+        .update_account_settings()
+        .minimum_throughput_billing_commitment(
+            aws_sdk_kinesis::types::MinimumThroughputBillingCommitmentInput::builder()
+                .status(aws_sdk_kinesis::types::MinimumThroughputBillingCommitmentInputStatus::Enabled)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let commitment = enabled.minimum_throughput_billing_commitment.unwrap();
+    assert_eq!(commitment.status.as_str(), "ENABLED");
+    assert!(commitment.earliest_allowed_end_at.is_some());
+
+    // Records above 1 MiB need a larger maximum record size.
+    let big = vec![7u8; 2 * 1024 * 1024];
+    let refused = client.put_record().stream_name("settings").partition_key("k").data(Blob::new(big.clone())).send();
+    assert_eq!(code(&refused.await.unwrap_err()), "ValidationException");
+    let out_of_range = client.update_max_record_size().stream_arn(&arn).max_record_size_in_kib(100).send().await;
+    assert_eq!(code(&out_of_range.unwrap_err()), "ValidationException");
+    client.update_max_record_size().stream_arn(&arn).max_record_size_in_kib(10_240).send().await.unwrap();
+    client.put_record().stream_name("settings").partition_key("k").data(Blob::new(big.clone())).send().await.unwrap();
+    let horizon = iterator(&client, "settings", "shardId-000000000000", ShardIteratorType::TrimHorizon).await;
+    let read = client.get_records().shard_iterator(horizon).send().await.unwrap();
+    assert_eq!(read.records[0].data.as_ref(), big.as_slice());
+    let summary = client.describe_stream_summary().stream_name("settings").send().await.unwrap();
+    assert_eq!(summary.stream_description_summary.unwrap().max_record_size_in_kib, Some(10_240));
+
+    let provisioned = client.update_stream_warm_throughput().stream_name("settings").warm_throughput_mibps(10).send();
+    assert_eq!(code(&provisioned.await.unwrap_err()), "InvalidArgumentException");
+    client
+        .update_stream_mode()
+        .stream_arn(&arn)
+        .stream_mode_details(StreamModeDetails::builder().stream_mode(StreamMode::OnDemand).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let warm = client.update_stream_warm_throughput().stream_name("settings").warm_throughput_mibps(10).send();
+    assert_eq!(warm.await.unwrap().warm_throughput.unwrap().target_mibps, Some(10));
+    client
+        .update_stream_record_distribution_strategy()
+        .stream_arn(&arn)
+        .record_distribution_strategy(aws_sdk_kinesis::types::RecordDistributionStrategy::Auto)
+        .send()
+        .await
+        .unwrap();
+    let summary = client.describe_stream_summary().stream_name("settings").send().await.unwrap();
+    let summary = summary.stream_description_summary.unwrap();
+    assert_eq!(summary.record_distribution_strategy.unwrap().as_str(), "AUTO");
+    assert_eq!(summary.warm_throughput.unwrap().current_mibps, Some(10));
+}

@@ -2,6 +2,7 @@
 
 mod consumers;
 mod records;
+mod settings;
 mod shards;
 mod streams;
 mod tags;
@@ -16,8 +17,10 @@ pub const OPERATIONS: &[&str] = &[
     "AddTagsToStream",
     "CreateStream",
     "DecreaseStreamRetentionPeriod",
+    "DeleteResourcePolicy",
     "DeleteStream",
     "DeregisterStreamConsumer",
+    "DescribeAccountSettings",
     "DescribeLimits",
     "DescribeStream",
     "DescribeStreamConsumer",
@@ -25,6 +28,7 @@ pub const OPERATIONS: &[&str] = &[
     "DisableEnhancedMonitoring",
     "EnableEnhancedMonitoring",
     "GetRecords",
+    "GetResourcePolicy",
     "GetShardIterator",
     "IncreaseStreamRetentionPeriod",
     "ListShards",
@@ -35,6 +39,7 @@ pub const OPERATIONS: &[&str] = &[
     "MergeShards",
     "PutRecord",
     "PutRecords",
+    "PutResourcePolicy",
     "RegisterStreamConsumer",
     "RemoveTagsFromStream",
     "SplitShard",
@@ -43,8 +48,12 @@ pub const OPERATIONS: &[&str] = &[
     "SubscribeToShard",
     "TagResource",
     "UntagResource",
+    "UpdateAccountSettings",
+    "UpdateMaxRecordSize",
     "UpdateShardCount",
     "UpdateStreamMode",
+    "UpdateStreamRecordDistributionStrategy",
+    "UpdateStreamWarmThroughput",
 ];
 
 pub async fn run(context: &Context<'_>) -> Result<Value, KinesisError> {
@@ -75,6 +84,14 @@ pub async fn run(context: &Context<'_>) -> Result<Value, KinesisError> {
         "DeregisterStreamConsumer" => consumers::deregister_stream_consumer(context).await,
         "DescribeStreamConsumer" => consumers::describe_stream_consumer(context),
         "ListStreamConsumers" => consumers::list_stream_consumers(context),
+        "PutResourcePolicy" => settings::put_resource_policy(context).await,
+        "GetResourcePolicy" => settings::get_resource_policy(context),
+        "DeleteResourcePolicy" => settings::delete_resource_policy(context).await,
+        "DescribeAccountSettings" => settings::describe_account_settings(context),
+        "UpdateAccountSettings" => settings::update_account_settings(context).await,
+        "UpdateMaxRecordSize" => settings::update_max_record_size(context).await,
+        "UpdateStreamWarmThroughput" => settings::update_stream_warm_throughput(context).await,
+        "UpdateStreamRecordDistributionStrategy" => settings::update_stream_record_distribution_strategy(context).await,
         "AddTagsToStream" => tags::add_tags_to_stream(context).await,
         "RemoveTagsFromStream" => tags::remove_tags_from_stream(context).await,
         "ListTagsForStream" => tags::list_tags_for_stream(context),

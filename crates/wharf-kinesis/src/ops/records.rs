@@ -13,8 +13,43 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use wharf_domain::{NewRecord, Stream};
 
-/// The largest record's data (AWS's default maximum record size).
+/// The largest record's data unless the stream allows more (AWS's default maximum record size).
 pub const RECORD_DATA_BYTES_MAX: usize = 1024 * 1024;
+/// The most any stream may allow (UpdateMaxRecordSize up to 10,240 KiB).
+pub const RECORD_DATA_BYTES_LIMIT: usize = 10 * 1024 * 1024;
+/// The stream attribute holding UpdateMaxRecordSize's setting.
+pub const MAX_RECORD_SIZE_ATTRIBUTE: &str = "MaxRecordSizeInKiB";
+
+/// The largest record data `stream` accepts.
+pub fn record_bytes_max(state: &wharf_domain::StreamState) -> usize {
+    state
+        .attributes
+        .get(MAX_RECORD_SIZE_ATTRIBUTE)
+        .and_then(|kib| kib.parse::<usize>().ok())
+        .map_or(RECORD_DATA_BYTES_MAX, |kib| kib * 1024)
+}
+
+fn record_too_large(member: &str, limit: usize) -> KinesisError {
+    KinesisError::new(
+        ErrorKind::Validation,
+        format!(
+            "1 validation error detected: Value at '{member}data' failed to satisfy constraint: Member must have length less than or equal to {limit}"
+        ),
+    )
+}
+
+/// Refuses records larger than the stream allows.
+fn check_record_sizes(
+    stream: &Stream,
+    records: &[NewRecord],
+    member: impl Fn(usize) -> String,
+) -> Result<(), KinesisError> {
+    let limit = record_bytes_max(&stream.lock());
+    match records.iter().position(|record| record.data.len() > limit) {
+        Some(index) => Err(record_too_large(&member(index), limit)),
+        None => Ok(()),
+    }
+}
 pub const PARTITION_KEY_CHARS_MAX: usize = 256;
 pub const PUT_RECORDS_ENTRIES_MAX: usize = 500;
 /// Data plus partition keys of one PutRecords request.
@@ -40,13 +75,8 @@ struct RecordInput {
 fn new_record(input: RecordInput, member: &str) -> Result<NewRecord, KinesisError> {
     let data = input.data.ok_or_else(|| KinesisError::missing(&format!("{member}data")))?;
     let data = decode_blob(&data, "Data")?;
-    if data.len() > RECORD_DATA_BYTES_MAX {
-        return Err(KinesisError::new(
-            ErrorKind::Validation,
-            format!(
-                "1 validation error detected: Value at '{member}data' failed to satisfy constraint: Member must have length less than or equal to {RECORD_DATA_BYTES_MAX}"
-            ),
-        ));
+    if data.len() > RECORD_DATA_BYTES_LIMIT {
+        return Err(record_too_large(member, RECORD_DATA_BYTES_LIMIT));
     }
     let partition_key = input.partition_key.ok_or_else(|| KinesisError::missing(&format!("{member}partitionKey")))?;
     let chars = partition_key.chars().count();
@@ -105,6 +135,7 @@ pub async fn put_record(context: &Context<'_>) -> Result<Value, KinesisError> {
     }
     let record = new_record(input.record, "")?;
     let stream = input.stream.resolve(context)?;
+    check_record_sizes(&stream, std::slice::from_ref(&record), |_| String::new())?;
     let placed = context.engine().put_records(&stream, vec![record]).await?;
     let placed =
         placed.first().ok_or_else(|| KinesisError::new(ErrorKind::InternalFailure, "The record was not placed."))?;
@@ -145,6 +176,7 @@ pub async fn put_records(context: &Context<'_>) -> Result<Value, KinesisError> {
         return Err(KinesisError::invalid("Records size exceeds 5 MB limit"));
     }
     let stream = input.stream.resolve(context)?;
+    check_record_sizes(&stream, &records, |index| format!("records.{}.member.", index + 1))?;
     let placed = context.engine().put_records(&stream, records).await?;
     let results: Vec<Value> = placed
         .iter()

@@ -98,6 +98,9 @@ struct CreateStreamInput {
     shard_count: Option<i64>,
     stream_mode_details: Option<ModeDetails>,
     tags: Option<BTreeMap<String, String>>,
+    max_record_size_in_ki_b: Option<i64>,
+    warm_throughput_mi_bps: Option<i64>,
+    record_distribution_strategy: Option<String>,
 }
 
 pub async fn create_stream(context: &Context<'_>) -> Result<Value, KinesisError> {
@@ -120,6 +123,12 @@ pub async fn create_stream(context: &Context<'_>) -> Result<Value, KinesisError>
     };
     let tags = input.tags.unwrap_or_default();
     super::tags::check_tags(&tags)?;
+    let attributes = super::settings::creation_attributes(
+        input.max_record_size_in_ki_b,
+        input.warm_throughput_mi_bps,
+        input.record_distribution_strategy.as_deref(),
+        on_demand,
+    )?;
     if open_shard_count(context) + shard_count as usize > SHARD_LIMIT {
         return Err(KinesisError::new(
             ErrorKind::LimitExceeded,
@@ -140,13 +149,8 @@ pub async fn create_stream(context: &Context<'_>) -> Result<Value, KinesisError>
             ));
         }
     }
-    let new = NewStream {
-        shard_count,
-        on_demand,
-        retention_ms: RETENTION_HOURS_MIN as u64 * HOUR_MS,
-        tags,
-        attributes: BTreeMap::new(),
-    };
+    let new =
+        NewStream { shard_count, on_demand, retention_ms: RETENTION_HOURS_MIN as u64 * HOUR_MS, tags, attributes };
     match context.engine().create_stream(context.account(), &name, new).await {
         Ok(_) => Ok(json!({})),
         Err(wharf_domain::DomainError::StreamAlreadyExists) => Err(KinesisError::new(
@@ -267,6 +271,7 @@ pub fn describe_stream_summary(context: &Context<'_>) -> Result<Value, KinesisEr
         "ConsumerCount": consumers,
     });
     encryption_fields(&state, &mut summary);
+    super::settings::summary_fields(&state, &mut summary);
     Ok(json!({ "StreamDescriptionSummary": summary }))
 }
 

@@ -22,7 +22,7 @@ pub fn config(data_dir: Option<PathBuf>) -> Config {
         advertised_url: None,
         account_id: ACCOUNT.to_string(),
         region: "us-east-1".to_string(),
-        request_bytes_max: 8 * 1024 * 1024,
+        request_bytes_max: wharf::config::DEFAULT_REQUEST_BYTES_MAX,
         drain_timeout_ms: 5_000,
         header_read_timeout_ms: 30_000,
         log_format: LogFormat::Pretty,
