@@ -8,13 +8,15 @@
 //!
 //! Layout: `protocol` (decode inputs, render outputs and errors), `error_map` (every Kinesis
 //! error), `names` (stream names, ARNs, shard ids, sequence numbers), `iterator` (shard
-//! iterators), and `ops/` with the operations grouped by what they act on.
+//! iterators), `throttle` (the optional per-shard throughput limits), and `ops/` with the
+//! operations grouped by what they act on.
 
 mod error_map;
 mod iterator;
 mod names;
 mod ops;
 mod protocol;
+mod throttle;
 
 pub use error_map::{ErrorKind, KinesisError};
 
@@ -26,16 +28,25 @@ use wharf_domain::{Engine, Stream};
 /// The operations of the Kinesis service model this front-end implements.
 pub const OPERATIONS: &[&str] = ops::OPERATIONS;
 
+/// How the Kinesis front-end behaves where AWS and local use differ.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KinesisOptions {
+    /// Enforce AWS's per-shard throughput limits (ProvisionedThroughputExceededException).
+    pub shard_throughput_limits: bool,
+}
+
 pub struct KinesisService {
     engine: Arc<Engine>,
     tokens: TokenKey,
     subscriptions: Arc<ops::Subscriptions>,
+    throttle: throttle::Throttle,
 }
 
 impl KinesisService {
-    pub fn new(engine: Arc<Engine>) -> Self {
+    pub fn new(engine: Arc<Engine>, options: KinesisOptions) -> Self {
         let tokens = TokenKey::from_bytes(engine.token_secret());
-        KinesisService { engine, tokens, subscriptions: Arc::default() }
+        let throttle = throttle::Throttle::new(options.shard_throughput_limits);
+        KinesisService { engine, tokens, subscriptions: Arc::default(), throttle }
     }
 }
 

@@ -11,8 +11,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:4566";
 pub const DEFAULT_DATA_DIR: &str = "./wharf-data";
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 pub const DEFAULT_REGION: &str = "us-east-1";
-/// Large enough for a 1 MiB message or batch with JSON escaping and base64 attributes.
-/// Room for a Kinesis record of 10 MiB (the most UpdateMaxRecordSize allows) in base64.
+/// Large enough for a 1 MiB SQS batch with JSON escaping, and for a Kinesis record of 10 MiB (the most UpdateMaxRecordSize allows) in base64.
 pub const DEFAULT_REQUEST_BYTES_MAX: usize = 16 * 1024 * 1024;
 pub const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 25_000;
 pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 30_000;
@@ -53,6 +52,8 @@ pub struct Config {
     /// A gateway SNS POSTs every SMS and push message to as JSON (besides recording it under
     /// `/_wharf/sns/`); without one, messages are only recorded.
     pub sns_mobile_webhook: Option<String>,
+    /// Enforce AWS's per-shard Kinesis throughput limits; off so local use is never throttled.
+    pub kinesis_shard_throughput_limits: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -103,6 +104,14 @@ pub struct FileConfig {
     pub sqs: SqsSection,
     #[serde(default)]
     pub sns: SnsSection,
+    #[serde(default)]
+    pub kinesis: KinesisSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KinesisSection {
+    pub shard_throughput_limits: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,6 +170,10 @@ pub struct ServeArgs {
     /// PEM file of CA certificates SNS trusts, besides Mozilla's roots, for https and SMTP TLS.
     #[arg(long, env = "WHARF_SNS_HTTPS_CA_FILE", value_name = "FILE")]
     pub sns_https_ca_file: Option<PathBuf>,
+    /// Enforce AWS's per-shard Kinesis throughput limits (1 MiB/s and 1,000 records/s in,
+    /// 2 MiB/s and 5 reads/s out).
+    #[arg(long, env = "WHARF_KINESIS_SHARD_THROUGHPUT_LIMITS")]
+    pub kinesis_shard_throughput_limits: bool,
 }
 
 impl Config {
@@ -220,6 +233,8 @@ impl Config {
             sns_https_ca_file: args.sns_https_ca_file.clone().or(file.sns.https_ca_file),
             sns_email_from: file.sns.email_from.unwrap_or_else(|| DEFAULT_EMAIL_FROM.to_string()),
             sns_mobile_webhook: file.sns.mobile_webhook,
+            kinesis_shard_throughput_limits: args.kinesis_shard_throughput_limits
+                || file.kinesis.shard_throughput_limits.unwrap_or(false),
         })
     }
 }

@@ -99,7 +99,10 @@ impl Server {
         let services: Vec<Arc<dyn AwsService>> = vec![
             Arc::new(SqsService::new(engine.clone())),
             Arc::new(SnsService::new(engine.clone(), signer.clone(), outbox.clone())),
-            Arc::new(wharf_kinesis::KinesisService::new(engine.clone())),
+            Arc::new(wharf_kinesis::KinesisService::new(
+                engine.clone(),
+                wharf_kinesis::KinesisOptions { shard_throughput_limits: config.kinesis_shard_throughput_limits },
+            )),
         ];
         // SMS and push messages are recorded for reading back under /_wharf/sns/ (and forwarded
         // to sns.mobile_webhook when one is configured).

@@ -469,3 +469,61 @@ async fn policies_account_settings_and_stream_settings_are_kept() {
     assert_eq!(summary.record_distribution_strategy.unwrap().as_str(), "AUTO");
     assert_eq!(summary.warm_throughput.unwrap().current_mibps, Some(10));
 }
+
+#[tokio::test]
+async fn shard_throughput_limits_apply_only_when_configured() {
+    let mut config = common::config(None);
+    config.kinesis_shard_throughput_limits = true;
+    let server =
+        TestServer::start_with(config, Some(std::sync::Arc::new(wharf_domain::ManualClock::new(common::START_MS))))
+            .await;
+    let client = common::kinesis_client_without_retries(&server.endpoint);
+    create(&client, "limited", 1).await;
+    let batch = |count: usize| {
+        let entries: Vec<_> = (0..count)
+            .map(|index| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key(format!("k{index}"))
+                    .data(Blob::new("x"))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        client.put_records().stream_name("limited").set_records(Some(entries)).send()
+    };
+    assert_eq!(batch(500).await.unwrap().failed_record_count, Some(0));
+    assert_eq!(batch(500).await.unwrap().failed_record_count, Some(0));
+    let over = batch(10).await.unwrap();
+    assert_eq!(over.failed_record_count, Some(10));
+    assert_eq!(over.records[0].error_code.as_deref(), Some("ProvisionedThroughputExceededException"));
+    let single = client.put_record().stream_name("limited").partition_key("k").data(Blob::new("x")).send().await;
+    assert_eq!(code(&single.unwrap_err()), "ProvisionedThroughputExceededException");
+    server.advance_secs(1);
+    assert_eq!(batch(10).await.unwrap().failed_record_count, Some(0), "the budget refills with time");
+
+    let horizon = iterator(&client, "limited", "shardId-000000000000", ShardIteratorType::TrimHorizon).await;
+    let mut calls = Vec::new();
+    for _ in 0..6 {
+        calls.push(client.get_records().shard_iterator(&horizon).limit(1).send().await);
+    }
+    assert!(calls[..5].iter().all(Result::is_ok));
+    assert_eq!(code(calls[5].as_ref().unwrap_err()), "ProvisionedThroughputExceededException");
+
+    // The same load is never refused with the limits off (the default).
+    let open = TestServer::start().await;
+    let client = open.kinesis();
+    create(&client, "open", 1).await;
+    for _ in 0..3 {
+        let entries: Vec<_> = (0..500)
+            .map(|index| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key(format!("k{index}"))
+                    .data(Blob::new("x"))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let put = client.put_records().stream_name("open").set_records(Some(entries)).send().await.unwrap();
+        assert_eq!(put.failed_record_count, Some(0));
+    }
+}

@@ -112,6 +112,38 @@ fn new_record(input: RecordInput, member: &str) -> Result<NewRecord, KinesisErro
     Ok(NewRecord { partition_key, hash_key, data })
 }
 
+/// For each record, the shard whose write limit it would exceed (None: admitted). Always all
+/// None when throughput limits are off.
+fn over_write_limit(context: &Context<'_>, stream: &Stream, records: &[NewRecord]) -> Vec<Option<u32>> {
+    let throttle = &context.service.throttle;
+    if !throttle.enabled() {
+        return vec![None; records.len()];
+    }
+    let now_ms = context.now_ms();
+    let shards: Vec<(u32, u128, u128)> =
+        stream.lock().open_shards().map(|shard| (shard.index, shard.hash_start, shard.hash_end)).collect();
+    records
+        .iter()
+        .map(|record| {
+            let shard = shards.iter().find(|(_, start, end)| *start <= record.hash_key && record.hash_key <= *end)?.0;
+            let bytes = record.data.len() + record.partition_key.len();
+            (!throttle.admit_write(stream.id, shard, bytes, now_ms)).then_some(shard)
+        })
+        .collect()
+}
+
+fn rate_exceeded(stream: &Stream, shard: u32) -> KinesisError {
+    KinesisError::new(
+        ErrorKind::ProvisionedThroughputExceeded,
+        format!(
+            "Rate exceeded for shard {} in stream {} under account {}.",
+            shard_id(shard),
+            stream.name,
+            stream.account
+        ),
+    )
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct PutRecordInput {
@@ -136,6 +168,9 @@ pub async fn put_record(context: &Context<'_>) -> Result<Value, KinesisError> {
     let record = new_record(input.record, "")?;
     let stream = input.stream.resolve(context)?;
     check_record_sizes(&stream, std::slice::from_ref(&record), |_| String::new())?;
+    if let Some(shard) = over_write_limit(context, &stream, std::slice::from_ref(&record)).first().copied().flatten() {
+        return Err(rate_exceeded(&stream, shard));
+    }
     let placed = context.engine().put_records(&stream, vec![record]).await?;
     let placed =
         placed.first().ok_or_else(|| KinesisError::new(ErrorKind::InternalFailure, "The record was not placed."))?;
@@ -177,18 +212,30 @@ pub async fn put_records(context: &Context<'_>) -> Result<Value, KinesisError> {
     }
     let stream = input.stream.resolve(context)?;
     check_record_sizes(&stream, &records, |index| format!("records.{}.member.", index + 1))?;
-    let placed = context.engine().put_records(&stream, records).await?;
-    let results: Vec<Value> = placed
+    let refused = over_write_limit(context, &stream, &records);
+    let admitted: Vec<NewRecord> =
+        records.into_iter().zip(&refused).filter(|(_, refused)| refused.is_none()).map(|(record, _)| record).collect();
+    let mut placed = context.engine().put_records(&stream, admitted).await?.into_iter();
+    let mut failed = 0;
+    let results: Vec<Value> = refused
         .iter()
-        .map(|placed| {
-            json!({
-                "SequenceNumber": names::sequence_number(placed.log, placed.position),
-                "ShardId": shard_id(placed.shard_index),
-            })
+        .map(|refused| match refused {
+            Some(shard) => {
+                failed += 1;
+                let error = rate_exceeded(&stream, *shard);
+                json!({ "ErrorCode": error.kind.wire().0, "ErrorMessage": error.message })
+            }
+            None => match placed.next() {
+                Some(placed) => json!({
+                    "SequenceNumber": names::sequence_number(placed.log, placed.position),
+                    "ShardId": shard_id(placed.shard_index),
+                }),
+                None => json!({ "ErrorCode": "InternalFailure", "ErrorMessage": "The record was not placed." }),
+            },
         })
         .collect();
     Ok(json!({
-        "FailedRecordCount": 0,
+        "FailedRecordCount": failed,
         "Records": results,
         "EncryptionType": encryption_type(&stream.lock()),
     }))
@@ -350,10 +397,16 @@ pub fn get_records(context: &Context<'_>) -> Result<Value, KinesisError> {
             return Err(KinesisError::invalid("The StreamARN does not name the stream the shard iterator belongs to."));
         }
     }
+    let throttle = &context.service.throttle;
+    if !throttle.admit_read(stream.id, position.shard_index, now_ms) {
+        return Err(rate_exceeded(&stream, position.shard_index));
+    }
     let read = context
         .engine()
         .read_shard(&stream, position.shard_index, position.position, limit as usize, GET_RECORDS_BYTES_MAX)
         .map_err(|_| shard_missing(&stream, &shard_id(position.shard_index)))?;
+    let bytes: usize = read.records.iter().map(|record| record.data.len() + record.partition_key.len()).sum();
+    throttle.charge_read(stream.id, position.shard_index, bytes, now_ms);
     let (log, encrypted) = {
         let state = stream.lock();
         let log = state.shard(position.shard_index).map(|shard| shard.log).unwrap_or_default();

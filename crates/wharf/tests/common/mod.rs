@@ -35,6 +35,7 @@ pub fn config(data_dir: Option<PathBuf>) -> Config {
         sns_https_ca_file: None,
         sns_email_from: wharf::config::DEFAULT_EMAIL_FROM.to_string(),
         sns_mobile_webhook: None,
+        kinesis_shard_throughput_limits: false,
     }
 }
 
