@@ -45,6 +45,16 @@ pub struct Shard {
     pub(crate) durable_position: u64,
     /// Arrival time of the newest record, 0 when none was written since start.
     pub(crate) last_arrival_ms: u64,
+    /// What the shard took since its load was last measured (on-demand scaling).
+    pub(crate) load: ShardLoad,
+}
+
+/// Bytes and records a shard took since `since_ms`; kept in memory only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ShardLoad {
+    pub since_ms: u64,
+    pub bytes: u64,
+    pub records: u64,
 }
 
 impl Shard {
@@ -63,6 +73,7 @@ impl Shard {
             next_position: starting_position,
             durable_position: starting_position,
             last_arrival_ms: 0,
+            load: ShardLoad { since_ms: now_ms, bytes: 0, records: 0 },
         }
     }
 
@@ -148,6 +159,7 @@ impl Shard {
         };
         let index_of = |value: Option<u64>| value.and_then(|v| u32::try_from(v).ok());
         let starting_position: u64 = starting.parse().ok()?;
+        let created_ms: u64 = created.parse().ok()?;
         Some(Shard {
             index,
             log: log.parse().ok()?,
@@ -155,12 +167,13 @@ impl Shard {
             adjacent_parent: index_of(optional(adjacent)?),
             hash_start: start.parse().ok()?,
             hash_end: end.parse().ok()?,
-            created_ms: created.parse().ok()?,
+            created_ms,
             starting_position,
             ending_position: optional(ending)?,
             next_position: starting_position,
             durable_position: starting_position,
             last_arrival_ms: 0,
+            load: ShardLoad { since_ms: created_ms, bytes: 0, records: 0 },
         })
     }
 }

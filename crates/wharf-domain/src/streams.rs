@@ -23,6 +23,13 @@ const NEXT_SHARD_LOG_ID_SETTING: &str = "next_shard_log_id";
 /// Expired records are removed from the store at most this often per stream; reads skip them
 /// from the moment they expire.
 const TRIM_INTERVAL_MS: u64 = 60_000;
+/// A shard's write capacity; an on-demand stream splits a shard that takes more.
+pub const SHARD_WRITE_BYTES_PER_SECOND: u64 = 1024 * 1024;
+pub const SHARD_WRITE_RECORDS_PER_SECOND: u64 = 1_000;
+/// How long a shard's load is measured before an on-demand stream decides to split it.
+const LOAD_WINDOW_MS: u64 = 1_000;
+/// The most open shards an on-demand stream grows to by itself (about 1 GiB/s of writes).
+pub const ON_DEMAND_OPEN_SHARDS_MAX: usize = 1_024;
 
 /// A record to append.
 #[derive(Debug, Clone)]
@@ -272,6 +279,8 @@ impl Engine {
                     return Err(DomainError::ShardDoesNotExist);
                 };
                 let position = shard.take_position(now_ms);
+                shard.load.bytes += (record.data.len() + record.partition_key.len()) as u64;
+                shard.load.records += 1;
                 placed.push(AppendedRecord { shard_index: shard.index, log: shard.log, position });
                 by_log.entry(shard.log).or_insert_with(|| (shard.index, Vec::new())).1.push(StreamRecord {
                     position,
@@ -465,44 +474,85 @@ impl Engine {
         Ok(())
     }
 
-    /// Removes expired records from the store, and closed shards whose records have all
-    /// expired. Run periodically by the server.
+    /// Periodic upkeep, run by the server: splits hot shards of on-demand streams, removes
+    /// expired records from the store, and closed shards whose records have all expired.
     pub fn sweep_streams(&self) {
         let now_ms = self.clock.now_ms();
         for stream in self.all_streams() {
             let mut batch = Vec::new();
-            {
-                let mut trimmed = self.streams.trimmed_ms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                let last = trimmed.entry(stream.id).or_insert(0);
-                if now_ms.saturating_sub(*last) < TRIM_INTERVAL_MS && *last != 0 {
-                    continue;
-                }
-                *last = now_ms;
-            }
             let mut state = stream.lock();
             if state.deleted {
                 continue;
             }
-            let floor = self.retention_floor(&state);
-            let expired: Vec<u32> = state
-                .shards
-                .iter()
-                .filter(|shard| shard.ending_position.is_some_and(|end| end < floor))
-                .map(|shard| shard.index)
-                .collect();
-            for shard in &state.shards {
-                if expired.contains(&shard.index) {
-                    batch.push(Mutation::DeleteShardLog { log: shard.log });
-                } else {
-                    batch.push(Mutation::TrimRecords { log: shard.log, before_position: floor });
+            let mut changed = state.on_demand && self.split_hot_shards(&mut state, now_ms);
+            if self.trim_due(stream.id, now_ms) {
+                let floor = self.retention_floor(&state);
+                let expired: Vec<u32> = state
+                    .shards
+                    .iter()
+                    .filter(|shard| shard.ending_position.is_some_and(|end| end < floor))
+                    .map(|shard| shard.index)
+                    .collect();
+                for shard in &state.shards {
+                    if expired.contains(&shard.index) {
+                        batch.push(Mutation::DeleteShardLog { log: shard.log });
+                    } else {
+                        batch.push(Mutation::TrimRecords { log: shard.log, before_position: floor });
+                    }
+                }
+                if !expired.is_empty() {
+                    state.shards.retain(|shard| !expired.contains(&shard.index));
+                    changed = true;
                 }
             }
-            if !expired.is_empty() {
-                state.shards.retain(|shard| !expired.contains(&shard.index));
+            if changed {
                 batch.extend(self.streams.persist(&stream, &state));
             }
-            // Nothing waits for this write: reads skip expired records whether or not it lands.
-            drop(self.store.submit(batch));
+            if !batch.is_empty() {
+                // Nothing waits for this write: reads skip expired records whether or not it
+                // lands, and a split that is lost leaves the parent open, as before.
+                drop(self.store.submit(batch));
+            }
         }
+    }
+
+    /// Whether the stream's expired records are due to be removed (at most once a minute).
+    fn trim_due(&self, stream_id: u64, now_ms: u64) -> bool {
+        let mut trimmed = self.streams.trimmed_ms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let last = trimmed.entry(stream_id).or_insert(0);
+        if *last != 0 && now_ms.saturating_sub(*last) < TRIM_INTERVAL_MS {
+            return false;
+        }
+        *last = now_ms;
+        true
+    }
+
+    /// Splits, at the middle of its key range, every open shard that took more than a shard's
+    /// write capacity since it was last measured (at least a second ago). Returns whether any
+    /// shard was split.
+    fn split_hot_shards(&self, state: &mut StreamState, now_ms: u64) -> bool {
+        let mut hot = Vec::new();
+        for shard in state.shards.iter_mut().filter(|shard| shard.is_open()) {
+            let elapsed_ms = now_ms.saturating_sub(shard.load.since_ms);
+            if elapsed_ms < LOAD_WINDOW_MS {
+                continue;
+            }
+            let bytes_per_second = shard.load.bytes.saturating_mul(1000) / elapsed_ms;
+            let records_per_second = shard.load.records.saturating_mul(1000) / elapsed_ms;
+            if (bytes_per_second > SHARD_WRITE_BYTES_PER_SECOND || records_per_second > SHARD_WRITE_RECORDS_PER_SECOND)
+                && shard.hash_end > shard.hash_start
+            {
+                hot.push((shard.index, shard.hash_start + (shard.hash_end - shard.hash_start) / 2 + 1));
+            }
+            shard.load = crate::stream::ShardLoad { since_ms: now_ms, bytes: 0, records: 0 };
+        }
+        let mut split = false;
+        for (index, middle) in hot {
+            if state.open_shards().count() >= ON_DEMAND_OPEN_SHARDS_MAX {
+                break;
+            }
+            split |= self.split_in(state, index, middle, now_ms).is_ok();
+        }
+        split
     }
 }

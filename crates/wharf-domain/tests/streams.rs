@@ -136,3 +136,32 @@ async fn deleting_a_stream_removes_its_records() {
     let reopened = open(store, clock).await;
     assert!(reopened.stream("a", "s").is_none());
 }
+
+#[tokio::test]
+async fn on_demand_streams_split_a_hot_shard_and_provisioned_ones_do_not() {
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let engine = open(store.clone(), clock.clone()).await;
+    let auto = engine.create_stream("a", "auto", NewStream { on_demand: true, ..new_stream(1) }).await.unwrap();
+    let fixed = engine.create_stream("a", "fixed", new_stream(1)).await.unwrap();
+    let hot: Vec<NewRecord> = (0..1_500).map(|_| record(7, "x")).collect();
+    engine.put_records(&auto, hot.clone()).await.unwrap();
+    engine.put_records(&fixed, hot).await.unwrap();
+    clock.advance_ms(1_000);
+    engine.sweep();
+    {
+        let state = auto.lock();
+        let open: Vec<_> = state.open_shards().map(|shard| (shard.parent, shard.hash_start, shard.hash_end)).collect();
+        assert_eq!(open.len(), 2, "the hot shard was split");
+        assert_eq!(open[0], (Some(0), 0, u128::MAX / 2));
+        assert_eq!(open[1], (Some(0), u128::MAX / 2 + 1, u128::MAX));
+    }
+    assert_eq!(fixed.lock().open_shards().count(), 1);
+
+    // A quiet second later nothing more is split, and the split survives a restart.
+    clock.advance_ms(1_000);
+    engine.sweep();
+    assert_eq!(auto.lock().open_shards().count(), 2);
+    let reopened = open(store, clock).await;
+    assert_eq!(reopened.stream("a", "auto").unwrap().lock().open_shards().count(), 2);
+}
