@@ -1,5 +1,5 @@
 //! Wharf's Amazon Kinesis Data Streams front-end. It translates the Kinesis wire protocol
-//! (awsJson 1.1, `X-Amz-Target: Kinesis_20131202.<Op>`) into calls on the domain [`Engine`]'s
+//! (`X-Amz-Target: Kinesis_20131202.<Op>` with awsJson 1.1 or CBOR bodies) into calls on the domain [`Engine`]'s
 //! streams, validates input with AWS's limits and messages, and maps every failure to Kinesis's
 //! own error code.
 //!
@@ -128,23 +128,29 @@ impl AwsService for KinesisService {
 
     fn handle(&self, request: AwsRequest) -> ResponseFuture<'_> {
         Box::pin(async move {
+            let encoding = protocol::Encoding::of(&request);
             if request.protocol != Protocol::Json {
-                let error = KinesisError::new(ErrorKind::UnknownOperation, "Kinesis speaks awsJson 1.1 only.");
-                return protocol::failure(&error);
+                let error = KinesisError::new(ErrorKind::UnknownOperation, "Kinesis speaks awsJson 1.1 and CBOR only.");
+                return protocol::failure(encoding, &error);
             }
             let context = Context { service: self, request: &request };
             if request.operation == "SubscribeToShard" {
                 // The reply is an event stream, not a document.
-                return ops::subscribe_to_shard(&context).await.unwrap_or_else(|error| protocol::failure(&error));
+                return ops::subscribe_to_shard(&context)
+                    .await
+                    .unwrap_or_else(|error| protocol::failure(encoding, &error));
             }
             match ops::run(&context).await {
-                Ok(output) => protocol::success(&output),
-                Err(error) => protocol::failure(&error),
+                Ok(output) => protocol::success(encoding, &output),
+                Err(error) => protocol::failure(encoding, &error),
             }
         })
     }
 
     fn edge_error(&self, _protocol: Protocol, error: &EdgeError, _request_id: &str) -> AwsResponse {
+        // The edge does not tell which encoding the request used; its errors go out as JSON,
+        // which is also what AWS's front door answers before a request reaches the service.
+        let encoding = protocol::Encoding::Json;
         let kind = match error.code {
             "UnknownOperationException" => ErrorKind::UnknownOperation,
             "MalformedQueryString" => ErrorKind::Serialization,
@@ -154,7 +160,7 @@ impl AwsService for KinesisService {
             }
             _ => ErrorKind::InternalFailure,
         };
-        let mut response = protocol::failure(&KinesisError::new(kind, error.message.clone()));
+        let mut response = protocol::failure(encoding, &KinesisError::new(kind, error.message.clone()));
         if kind == ErrorKind::AccessDenied || kind == ErrorKind::InternalFailure {
             // Authentication failures keep the code the edge chose, as AWS's front door does.
             response.body = bytes::Bytes::from(wharf_aws::wire::json::render_error("", error.code, &error.message));

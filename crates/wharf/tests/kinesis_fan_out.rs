@@ -141,3 +141,68 @@ async fn a_subscription_to_a_closed_shard_ends_with_its_children() {
     let ended = tokio::time::timeout(HANG_TIMEOUT, events.recv()).await.expect("the stream ends in time");
     assert!(matches!(ended, Ok(None)), "the event stream ends after the child shards: {ended:?}");
 }
+
+/// One event-stream message: its string headers and its payload.
+type EventMessage = (Vec<(String, String)>, Vec<u8>);
+
+/// Splits an event-stream body into messages, checking lengths and CRCs.
+fn event_messages(mut body: &[u8]) -> Vec<EventMessage> {
+    let mut messages = Vec::new();
+    while !body.is_empty() {
+        let total = u32::from_be_bytes(body[0..4].try_into().unwrap()) as usize;
+        let headers_length = u32::from_be_bytes(body[4..8].try_into().unwrap()) as usize;
+        let message = &body[..total];
+        assert_eq!(u32::from_be_bytes(message[8..12].try_into().unwrap()), crc32fast::hash(&message[..8]));
+        assert_eq!(
+            u32::from_be_bytes(message[total - 4..].try_into().unwrap()),
+            crc32fast::hash(&message[..total - 4])
+        );
+        let mut headers = Vec::new();
+        let mut rest = &message[12..12 + headers_length];
+        while !rest.is_empty() {
+            let name_length = rest[0] as usize;
+            let name = String::from_utf8(rest[1..1 + name_length].to_vec()).unwrap();
+            assert_eq!(rest[1 + name_length], 7, "string header");
+            let value_at = 2 + name_length;
+            let value_length = u16::from_be_bytes(rest[value_at..value_at + 2].try_into().unwrap()) as usize;
+            let value = String::from_utf8(rest[value_at + 2..value_at + 2 + value_length].to_vec()).unwrap();
+            headers.push((name, value));
+            rest = &rest[value_at + 2 + value_length..];
+        }
+        messages.push((headers, message[12 + headers_length..total - 4].to_vec()));
+        body = &body[total..];
+    }
+    messages
+}
+
+#[tokio::test]
+async fn subscribe_to_shard_streams_over_http2_with_prior_knowledge() {
+    let server = TestServer::start().await;
+    let client = server.kinesis();
+    let (_, consumer_arn) = stream_with_consumer(&client, "h2").await;
+    client.put_record().stream_name("h2").partition_key("k").data(Blob::new("over h2")).send().await.unwrap();
+    let split =
+        client.split_shard().stream_name("h2").shard_to_split("shardId-000000000000").new_starting_hash_key("9");
+    split.send().await.unwrap();
+    let body = serde_json::json!({
+        "ConsumerARN": consumer_arn,
+        "ShardId": "shardId-000000000000",
+        "StartingPosition": { "Type": "TRIM_HORIZON" },
+    });
+    let headers =
+        [("x-amz-target", "Kinesis_20131202.SubscribeToShard"), ("content-type", "application/x-amz-json-1.1")];
+    let reply = common::raw_request(&server.endpoint, true, "POST", "/", &headers, body.to_string()).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/vnd.amazon.eventstream"));
+    let messages = event_messages(&reply.body);
+    let event_types: Vec<&str> = messages
+        .iter()
+        .map(|(headers, _)| headers.iter().find(|(name, _)| name == ":event-type").unwrap().1.as_str())
+        .collect();
+    assert_eq!(event_types, vec!["initial-response", "SubscribeToShardEvent", "SubscribeToShardEvent"]);
+    let first: serde_json::Value = serde_json::from_slice(&messages[1].1).unwrap();
+    assert_eq!(first["Records"][0]["Data"], "b3ZlciBoMg==");
+    let last: serde_json::Value = serde_json::from_slice(&messages[2].1).unwrap();
+    assert_eq!(last["ChildShards"].as_array().unwrap().len(), 2);
+    assert!(last.get("ContinuationSequenceNumber").is_none(), "no continuation after a closed shard's end");
+}

@@ -5,7 +5,9 @@
 //! - [`json`]: awsJson error bodies.
 //! - [`message_attribute`]: the message attribute value shape SQS and SNS share.
 //! - [`event_stream`]: `application/vnd.amazon.eventstream` message frames.
+//! - [`cbor`]: `application/x-amz-cbor-1.1` bodies to and from awsJson documents.
 
+pub mod cbor;
 pub mod event_stream;
 pub mod json;
 pub mod message_attribute;

@@ -11,7 +11,7 @@ use super::records::{read_to_json, starting_position, StartingPosition};
 use super::tags::CONSUMER_ATTRIBUTE_PREFIX;
 use crate::error_map::{ErrorKind, KinesisError};
 use crate::names;
-use crate::protocol::{parse_input, timestamp, JSON_CONTENT_TYPE};
+use crate::protocol::{parse_input, timestamp, Encoding};
 use crate::Context;
 use bytes::Bytes;
 use serde::Deserialize;
@@ -169,7 +169,7 @@ fn check_consumer_name(name: &str) -> Result<(), KinesisError> {
 }
 
 pub async fn register_stream_consumer(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: RegisterInput = parse_input("RegisterStreamConsumer", &context.request.body)?;
+    let input: RegisterInput = parse_input("RegisterStreamConsumer", context.request)?;
     let stream_arn = input.stream_arn.ok_or_else(|| KinesisError::missing("streamARN"))?;
     let name = input.consumer_name.ok_or_else(|| KinesisError::missing("consumerName"))?;
     check_consumer_name(&name)?;
@@ -216,7 +216,7 @@ struct ConsumerRef {
 }
 
 pub async fn deregister_stream_consumer(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: ConsumerRef = parse_input("DeregisterStreamConsumer", &context.request.body)?;
+    let input: ConsumerRef = parse_input("DeregisterStreamConsumer", context.request)?;
     let consumer = find_consumer(
         context,
         input.consumer_arn.as_deref(),
@@ -235,7 +235,7 @@ pub async fn deregister_stream_consumer(context: &Context<'_>) -> Result<Value, 
 }
 
 pub fn describe_stream_consumer(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: ConsumerRef = parse_input("DescribeStreamConsumer", &context.request.body)?;
+    let input: ConsumerRef = parse_input("DescribeStreamConsumer", context.request)?;
     let consumer = find_consumer(
         context,
         input.consumer_arn.as_deref(),
@@ -255,7 +255,7 @@ struct ListConsumersInput {
 }
 
 pub fn list_stream_consumers(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: ListConsumersInput = parse_input("ListStreamConsumers", &context.request.body)?;
+    let input: ListConsumersInput = parse_input("ListStreamConsumers", context.request)?;
     let stream_arn = input.stream_arn.ok_or_else(|| KinesisError::missing("streamARN"))?;
     let limit = input.max_results.unwrap_or(100);
     check_range(limit, "maxResults", 1, 10_000)?;
@@ -305,7 +305,7 @@ struct SubscribeInput {
 
 /// Starts pushing a shard's records to a registered consumer; the reply is the event stream.
 pub async fn subscribe_to_shard(context: &Context<'_>) -> Result<AwsResponse, KinesisError> {
-    let input: SubscribeInput = parse_input("SubscribeToShard", &context.request.body)?;
+    let input: SubscribeInput = parse_input("SubscribeToShard", context.request)?;
     let arn = input.consumer_arn.ok_or_else(|| KinesisError::missing("consumerARN"))?;
     let id = input.shard_id.ok_or_else(|| KinesisError::missing("shardId"))?;
     let start = input.starting_position.ok_or_else(|| KinesisError::missing("startingPosition"))?;
@@ -329,6 +329,7 @@ pub async fn subscribe_to_shard(context: &Context<'_>) -> Result<AwsResponse, Ki
             ),
         )
     })?;
+    let encoding = Encoding::of(context.request);
     let (sender, receiver) = tokio::sync::mpsc::channel(EVENTS_BUFFERED_MAX);
     let subscription = Subscription {
         engine: context.service.engine.clone(),
@@ -339,9 +340,10 @@ pub async fn subscribe_to_shard(context: &Context<'_>) -> Result<AwsResponse, Ki
         key,
         serial,
         sender,
+        encoding,
     };
     tokio::spawn(subscription.run(position));
-    let initial = event_stream::encode_event("initial-response", JSON_CONTENT_TYPE, b"{}");
+    let initial = event_stream::encode_event("initial-response", encoding.content_type(), &encoding.encode(&json!({})));
     Ok(AwsResponse {
         status: 200,
         content_type: "application/vnd.amazon.eventstream",
@@ -361,6 +363,8 @@ struct Subscription {
     key: (String, u32),
     serial: u64,
     sender: tokio::sync::mpsc::Sender<Bytes>,
+    /// The request's encoding, which the events' payloads use too.
+    encoding: Encoding,
 }
 
 impl Subscription {
@@ -381,11 +385,11 @@ impl Subscription {
             ) {
                 Ok(read) => read,
                 Err(_) => {
-                    let payload = json!({ "message": "The shard no longer exists." }).to_string();
+                    let payload = self.encoding.encode(&json!({ "message": "The shard no longer exists." }));
                     let exception = event_stream::encode_exception(
                         "ResourceNotFoundException",
-                        JSON_CONTENT_TYPE,
-                        payload.as_bytes(),
+                        self.encoding.content_type(),
+                        &payload,
                     );
                     let _ = self.sender.send(Bytes::from(exception)).await;
                     break;
@@ -405,8 +409,8 @@ impl Subscription {
                 }
                 let frame = event_stream::encode_event(
                     "SubscribeToShardEvent",
-                    JSON_CONTENT_TYPE,
-                    event.to_string().as_bytes(),
+                    self.encoding.content_type(),
+                    &self.encoding.encode(&event),
                 );
                 if self.sender.send(Bytes::from(frame)).await.is_err() {
                     break;

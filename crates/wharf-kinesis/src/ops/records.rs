@@ -155,7 +155,7 @@ struct PutRecordInput {
 }
 
 pub async fn put_record(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: PutRecordInput = parse_input("PutRecord", &context.request.body)?;
+    let input: PutRecordInput = parse_input("PutRecord", context.request)?;
     if let Some(ordering) = input.sequence_number_for_ordering.as_deref() {
         if !names::is_sequence_number_shaped(ordering) {
             return Err(KinesisError::validation(
@@ -190,7 +190,7 @@ struct PutRecordsInput {
 }
 
 pub async fn put_records(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: PutRecordsInput = parse_input("PutRecords", &context.request.body)?;
+    let input: PutRecordsInput = parse_input("PutRecords", context.request)?;
     let entries = input.records.ok_or_else(|| KinesisError::missing("records"))?;
     if entries.is_empty() || entries.len() > PUT_RECORDS_ENTRIES_MAX {
         return Err(KinesisError::new(
@@ -333,7 +333,7 @@ pub fn starting_position(
 }
 
 pub fn get_shard_iterator(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: GetShardIteratorInput = parse_input("GetShardIterator", &context.request.body)?;
+    let input: GetShardIteratorInput = parse_input("GetShardIterator", context.request)?;
     let id = input.shard_id.ok_or_else(|| KinesisError::missing("shardId"))?;
     if input.start.r#type.is_none() {
         return Err(KinesisError::missing("shardIteratorType"));
@@ -378,7 +378,7 @@ struct GetRecordsInput {
 }
 
 pub fn get_records(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: GetRecordsInput = parse_input("GetRecords", &context.request.body)?;
+    let input: GetRecordsInput = parse_input("GetRecords", context.request)?;
     let text = input.shard_iterator.ok_or_else(|| KinesisError::missing("shardIterator"))?;
     if text.is_empty() || text.len() > iterator::SHARD_ITERATOR_CHARS_MAX {
         return Err(KinesisError::validation(

@@ -58,7 +58,7 @@ struct PolicyInput {
 }
 
 pub async fn put_resource_policy(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: PolicyInput = parse_input("PutResourcePolicy", &context.request.body)?;
+    let input: PolicyInput = parse_input("PutResourcePolicy", context.request)?;
     let arn = input.resource_arn.ok_or_else(|| KinesisError::missing("resourceARN"))?;
     let policy = input.policy.ok_or_else(|| KinesisError::missing("policy"))?;
     if policy.chars().count() > POLICY_CHARS_MAX {
@@ -82,7 +82,7 @@ pub async fn put_resource_policy(context: &Context<'_>) -> Result<Value, Kinesis
 }
 
 pub fn get_resource_policy(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: PolicyInput = parse_input("GetResourcePolicy", &context.request.body)?;
+    let input: PolicyInput = parse_input("GetResourcePolicy", context.request)?;
     let arn = input.resource_arn.ok_or_else(|| KinesisError::missing("resourceARN"))?;
     let (stream, attribute) = policy_target(context, &arn)?;
     let stream = stream.resolve(context)?;
@@ -91,7 +91,7 @@ pub fn get_resource_policy(context: &Context<'_>) -> Result<Value, KinesisError>
 }
 
 pub async fn delete_resource_policy(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: PolicyInput = parse_input("DeleteResourcePolicy", &context.request.body)?;
+    let input: PolicyInput = parse_input("DeleteResourcePolicy", context.request)?;
     let arn = input.resource_arn.ok_or_else(|| KinesisError::missing("resourceARN"))?;
     let (stream, attribute) = policy_target(context, &arn)?;
     let stream = stream.resolve(context)?;
@@ -149,7 +149,7 @@ struct AccountSettingsInput {
 }
 
 pub async fn update_account_settings(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: AccountSettingsInput = parse_input("UpdateAccountSettings", &context.request.body)?;
+    let input: AccountSettingsInput = parse_input("UpdateAccountSettings", context.request)?;
     let commitment = input
         .minimum_throughput_billing_commitment
         .ok_or_else(|| KinesisError::missing("minimumThroughputBillingCommitment"))?;
@@ -205,7 +205,7 @@ struct MaxRecordSizeInput {
 }
 
 pub async fn update_max_record_size(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: MaxRecordSizeInput = parse_input("UpdateMaxRecordSize", &context.request.body)?;
+    let input: MaxRecordSizeInput = parse_input("UpdateMaxRecordSize", context.request)?;
     let kib = input.max_record_size_in_ki_b.ok_or_else(|| KinesisError::missing("maxRecordSizeInKiB"))?;
     check_range(kib, "maxRecordSizeInKiB", MAX_RECORD_SIZE_KIB_MIN, MAX_RECORD_SIZE_KIB_MAX)?;
     let stream = input.stream.resolve(context)?;
@@ -228,7 +228,7 @@ struct WarmThroughputInput {
 }
 
 pub async fn update_stream_warm_throughput(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: WarmThroughputInput = parse_input("UpdateStreamWarmThroughput", &context.request.body)?;
+    let input: WarmThroughputInput = parse_input("UpdateStreamWarmThroughput", context.request)?;
     let mibps = input.warm_throughput_mi_bps.ok_or_else(|| KinesisError::missing("warmThroughputMiBps"))?;
     check_range(mibps, "warmThroughputMiBps", 0, i64::from(i32::MAX))?;
     let stream = input.stream.resolve(context)?;
@@ -269,7 +269,7 @@ pub fn check_distribution_strategy(strategy: &str) -> Result<(), KinesisError> {
 }
 
 pub async fn update_stream_record_distribution_strategy(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: DistributionInput = parse_input("UpdateStreamRecordDistributionStrategy", &context.request.body)?;
+    let input: DistributionInput = parse_input("UpdateStreamRecordDistributionStrategy", context.request)?;
     if input.stream.stream_arn.is_none() {
         return Err(KinesisError::missing("streamARN"));
     }

@@ -156,7 +156,7 @@ struct ListShardsInput {
 }
 
 pub fn list_shards(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: ListShardsInput = parse_input("ListShards", &context.request.body)?;
+    let input: ListShardsInput = parse_input("ListShards", context.request)?;
     let limit = input.max_results.unwrap_or(1000);
     check_range(limit, "maxResults", 1, 10_000)?;
     let (stream, filter, after) = match input.next_token.as_deref() {
@@ -277,7 +277,7 @@ struct SplitShardInput {
 }
 
 pub async fn split_shard(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: SplitShardInput = parse_input("SplitShard", &context.request.body)?;
+    let input: SplitShardInput = parse_input("SplitShard", context.request)?;
     let index = shard_index(input.shard_to_split.as_deref(), "shardToSplit")?;
     let key = input.new_starting_hash_key.ok_or_else(|| KinesisError::missing("newStartingHashKey"))?;
     let new_start = parse_hash_key(&key, "newStartingHashKey")?;
@@ -301,7 +301,7 @@ struct MergeShardsInput {
 }
 
 pub async fn merge_shards(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: MergeShardsInput = parse_input("MergeShards", &context.request.body)?;
+    let input: MergeShardsInput = parse_input("MergeShards", context.request)?;
     let first = shard_index(input.shard_to_merge.as_deref(), "shardToMerge")?;
     let second = shard_index(input.adjacent_shard_to_merge.as_deref(), "adjacentShardToMerge")?;
     let stream = input.stream.resolve(context)?;
@@ -331,7 +331,7 @@ struct UpdateShardCountInput {
 }
 
 pub async fn update_shard_count(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: UpdateShardCountInput = parse_input("UpdateShardCount", &context.request.body)?;
+    let input: UpdateShardCountInput = parse_input("UpdateShardCount", context.request)?;
     let target = input.target_shard_count.ok_or_else(|| KinesisError::missing("targetShardCount"))?;
     check_range(target, "targetShardCount", 1, 100_000)?;
     match input.scaling_type.as_deref() {

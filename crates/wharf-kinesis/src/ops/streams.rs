@@ -104,7 +104,7 @@ struct CreateStreamInput {
 }
 
 pub async fn create_stream(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: CreateStreamInput = parse_input("CreateStream", &context.request.body)?;
+    let input: CreateStreamInput = parse_input("CreateStream", context.request)?;
     let name = input.stream_name.ok_or_else(|| KinesisError::missing("streamName"))?;
     names::check_stream_name(&name, "streamName")?;
     let on_demand = match &input.stream_mode_details {
@@ -170,7 +170,7 @@ struct DeleteStreamInput {
 }
 
 pub async fn delete_stream(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: DeleteStreamInput = parse_input("DeleteStream", &context.request.body)?;
+    let input: DeleteStreamInput = parse_input("DeleteStream", context.request)?;
     let stream = input.stream.resolve(context)?;
     super::consumers::check_deletable(&stream, input.enforce_consumer_deletion.unwrap_or(false))?;
     context.engine().delete_stream(&stream).await?;
@@ -221,7 +221,7 @@ struct DescribeStreamInput {
 }
 
 pub fn describe_stream(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: DescribeStreamInput = parse_input("DescribeStream", &context.request.body)?;
+    let input: DescribeStreamInput = parse_input("DescribeStream", context.request)?;
     let limit = input.limit.unwrap_or(100);
     check_range(limit, "limit", 1, 10_000)?;
     let stream = input.stream.resolve(context)?;
@@ -255,7 +255,7 @@ pub fn describe_stream(context: &Context<'_>) -> Result<Value, KinesisError> {
 }
 
 pub fn describe_stream_summary(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: StreamRef = parse_input("DescribeStreamSummary", &context.request.body)?;
+    let input: StreamRef = parse_input("DescribeStreamSummary", context.request)?;
     let stream = input.resolve(context)?;
     let state = stream.lock();
     let consumers = super::tags::consumer_count(&state);
@@ -284,7 +284,7 @@ struct ListStreamsInput {
 }
 
 pub fn list_streams(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: ListStreamsInput = parse_input("ListStreams", &context.request.body)?;
+    let input: ListStreamsInput = parse_input("ListStreams", context.request)?;
     let limit = input.limit.unwrap_or(100);
     check_range(limit, "limit", 1, 10_000)?;
     // The next token is the last name of the previous page: names are unique and sorted.
@@ -330,7 +330,7 @@ struct RetentionInput {
 
 pub async fn change_retention(context: &Context<'_>, increase: bool) -> Result<Value, KinesisError> {
     let operation = if increase { "IncreaseStreamRetentionPeriod" } else { "DecreaseStreamRetentionPeriod" };
-    let input: RetentionInput = parse_input(operation, &context.request.body)?;
+    let input: RetentionInput = parse_input(operation, context.request)?;
     let hours = input.retention_period_hours.ok_or_else(|| KinesisError::missing("retentionPeriodHours"))?;
     check_range(hours, "retentionPeriodHours", 1, 8760)?;
     let stream = input.stream.resolve(context)?;
@@ -370,7 +370,7 @@ struct UpdateStreamModeInput {
 }
 
 pub async fn update_stream_mode(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: UpdateStreamModeInput = parse_input("UpdateStreamMode", &context.request.body)?;
+    let input: UpdateStreamModeInput = parse_input("UpdateStreamMode", context.request)?;
     let arn = input.stream_arn.ok_or_else(|| KinesisError::missing("streamARN"))?;
     let on_demand =
         parse_mode(input.stream_mode_details.as_ref().ok_or_else(|| KinesisError::missing("streamModeDetails"))?)?;
@@ -418,7 +418,7 @@ fn check_encryption(input: &EncryptionInput) -> Result<String, KinesisError> {
 }
 
 pub async fn start_stream_encryption(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: EncryptionInput = parse_input("StartStreamEncryption", &context.request.body)?;
+    let input: EncryptionInput = parse_input("StartStreamEncryption", context.request)?;
     let key = check_encryption(&input)?;
     let stream = input.stream.resolve(context)?;
     context
@@ -433,7 +433,7 @@ pub async fn start_stream_encryption(context: &Context<'_>) -> Result<Value, Kin
 }
 
 pub async fn stop_stream_encryption(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: EncryptionInput = parse_input("StopStreamEncryption", &context.request.body)?;
+    let input: EncryptionInput = parse_input("StopStreamEncryption", context.request)?;
     check_encryption(&input)?;
     let stream = input.stream.resolve(context)?;
     context
@@ -457,7 +457,7 @@ struct MonitoringInput {
 
 pub async fn change_monitoring(context: &Context<'_>, enable: bool) -> Result<Value, KinesisError> {
     let operation = if enable { "EnableEnhancedMonitoring" } else { "DisableEnhancedMonitoring" };
-    let input: MonitoringInput = parse_input(operation, &context.request.body)?;
+    let input: MonitoringInput = parse_input(operation, context.request)?;
     let requested = input.shard_level_metrics.ok_or_else(|| KinesisError::missing("shardLevelMetrics"))?;
     if requested.is_empty() || requested.len() > 7 {
         return Err(KinesisError::validation(

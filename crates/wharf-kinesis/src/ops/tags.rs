@@ -106,7 +106,7 @@ struct AddTagsInput {
 }
 
 pub async fn add_tags_to_stream(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: AddTagsInput = parse_input("AddTagsToStream", &context.request.body)?;
+    let input: AddTagsInput = parse_input("AddTagsToStream", context.request)?;
     let tags = input.tags.ok_or_else(|| KinesisError::missing("tags"))?;
     add(context, &input.stream, tags).await?;
     Ok(json!({}))
@@ -121,7 +121,7 @@ struct RemoveTagsInput {
 }
 
 pub async fn remove_tags_from_stream(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: RemoveTagsInput = parse_input("RemoveTagsFromStream", &context.request.body)?;
+    let input: RemoveTagsInput = parse_input("RemoveTagsFromStream", context.request)?;
     let keys = input.tag_keys.ok_or_else(|| KinesisError::missing("tagKeys"))?;
     remove(context, &input.stream, keys).await?;
     Ok(json!({}))
@@ -137,7 +137,7 @@ struct ListTagsForStreamInput {
 }
 
 pub fn list_tags_for_stream(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: ListTagsForStreamInput = parse_input("ListTagsForStream", &context.request.body)?;
+    let input: ListTagsForStreamInput = parse_input("ListTagsForStream", context.request)?;
     let limit = input.limit.unwrap_or(50);
     check_range(limit, "limit", 1, 50)?;
     let stream = input.stream.resolve(context)?;
@@ -170,7 +170,7 @@ struct TagResourceInput {
 }
 
 pub async fn tag_resource(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: TagResourceInput = parse_input("TagResource", &context.request.body)?;
+    let input: TagResourceInput = parse_input("TagResource", context.request)?;
     let stream = resource(input.resource_arn)?;
     let tags = input.tags.ok_or_else(|| KinesisError::missing("tags"))?;
     add(context, &stream, tags).await?;
@@ -186,7 +186,7 @@ struct UntagResourceInput {
 }
 
 pub async fn untag_resource(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: UntagResourceInput = parse_input("UntagResource", &context.request.body)?;
+    let input: UntagResourceInput = parse_input("UntagResource", context.request)?;
     let stream = resource(input.resource_arn)?;
     let keys = input.tag_keys.ok_or_else(|| KinesisError::missing("tagKeys"))?;
     remove(context, &stream, keys).await?;
@@ -201,7 +201,7 @@ struct ListTagsForResourceInput {
 }
 
 pub fn list_tags_for_resource(context: &Context<'_>) -> Result<Value, KinesisError> {
-    let input: ListTagsForResourceInput = parse_input("ListTagsForResource", &context.request.body)?;
+    let input: ListTagsForResourceInput = parse_input("ListTagsForResource", context.request)?;
     let stream = resource(input.resource_arn)?.resolve(context)?;
     let state = stream.lock();
     Ok(json!({ "Tags": tag_list(state.tags.iter()) }))
