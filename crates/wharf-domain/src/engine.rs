@@ -221,6 +221,11 @@ impl Engine {
         self.token_secret
     }
 
+    /// Turns true when shutdown begins, so background work holding the engine can stop.
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
     /// Makes waiting receivers return at once and future waits return immediately.
     pub fn begin_shutdown(&self) {
         self.shutdown.send_replace(true);
@@ -724,6 +729,26 @@ impl Engine {
             }
         }
         Ok(deliveries)
+    }
+
+    /// Moves every receivable message of `queue` that was received as often as its dead-letter
+    /// policy allows to the dead-letter queue now, instead of at the next receive. Returns how
+    /// many moved.
+    pub async fn dead_letter_exhausted(&self, queue: &Arc<Queue>) -> Result<usize, DomainError> {
+        let (exhausted, target) = {
+            let mut state = queue.lock();
+            if state.deleted {
+                return Err(DomainError::QueueDoesNotExist);
+            }
+            self.refresh(queue, &mut state);
+            let Some(policy) = state.settings.dead_letter.clone() else { return Ok(0) };
+            let Some(target) = self.registry().get(&policy.target).cloned() else { return Ok(0) };
+            (state.take_exhausted(policy.max_receive_count), target)
+        };
+        for meta in &exhausted {
+            self.move_to_dead_letter(queue, &target, *meta).await?;
+        }
+        Ok(exhausted.len())
     }
 
     async fn move_to_dead_letter(&self, source: &Queue, target: &Queue, meta: MessageMeta) -> Result<(), DomainError> {

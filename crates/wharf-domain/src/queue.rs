@@ -483,6 +483,18 @@ impl QueueState {
         claim
     }
 
+    /// Removes and returns every receivable message already received `limit` times or more (on a
+    /// FIFO queue, only the heads of groups). Scans the receivable messages.
+    pub fn take_exhausted(&mut self, limit: u32) -> Vec<MessageMeta> {
+        let exhausted: Vec<u64> = self
+            .ready
+            .iter()
+            .map(|&(_, seq, _)| seq)
+            .filter(|seq| self.entries.get(seq).is_some_and(|entry| entry.meta.receive_count >= limit))
+            .collect();
+        exhausted.into_iter().filter_map(|seq| self.remove(seq)).collect()
+    }
+
     /// The message after `seq` in a FIFO group, if it is visible.
     fn next_in_group(&self, group_key: u64, seq: u64) -> Option<u64> {
         let next = *self.groups.get(&group_key)?.pending.range(seq + 1..).next()?;

@@ -35,6 +35,9 @@ pub struct KinesisOptions {
     pub shard_throughput_limits: bool,
 }
 
+/// The account the domain queues behind Kinesis stream queues live in.
+pub const INTERNAL_ACCOUNT: &str = ops::INTERNAL_ACCOUNT;
+
 pub struct KinesisService {
     engine: Arc<Engine>,
     tokens: TokenKey,
@@ -46,6 +49,8 @@ impl KinesisService {
     pub fn new(engine: Arc<Engine>, options: KinesisOptions) -> Self {
         let tokens = TokenKey::from_bytes(engine.token_secret());
         let throttle = throttle::Throttle::new(options.shard_throughput_limits);
+        // Stream queues keep filling from their streams while the server runs.
+        ops::start_feeders(&engine);
         KinesisService { engine, tokens, subscriptions: Arc::default(), throttle }
     }
 }

@@ -372,7 +372,11 @@ impl Subscription {
         let deadline = tokio::time::Instant::now() + SUBSCRIPTION_LIFETIME;
         let mut last_event = tokio::time::Instant::now();
         let mut first = true;
-        while tokio::time::Instant::now() < deadline && self.subscriptions.is_current(&self.key, self.serial) {
+        let mut shutdown = self.engine.shutdown_signal();
+        while tokio::time::Instant::now() < deadline
+            && self.subscriptions.is_current(&self.key, self.serial)
+            && !*shutdown.borrow()
+        {
             let appended = self.stream.appends().notified();
             tokio::pin!(appended);
             appended.as_mut().enable();
@@ -430,14 +434,16 @@ impl Subscription {
                 _ = &mut appended => {}
                 _ = tokio::time::sleep_until(wake_at) => {}
                 _ = self.sender.closed() => break,
+                _ = shutdown.changed() => break,
             }
         }
         self.subscriptions.end(&self.key, self.serial);
     }
 }
 
-/// Refuses to delete a stream that has consumers unless told to remove them too.
-pub fn check_deletable(stream: &Stream, enforce_consumer_deletion: bool) -> Result<(), KinesisError> {
+/// Refuses to delete a stream that has queues, or consumers unless told to remove them too.
+pub fn check_deletable(engine: &Engine, stream: &Stream, enforce_consumer_deletion: bool) -> Result<(), KinesisError> {
+    super::queues::check_no_queues(engine, stream, "deleted")?;
     let consumers = super::tags::consumer_count(&stream.lock());
     if consumers > 0 && !enforce_consumer_deletion {
         return Err(KinesisError::new(

@@ -1,6 +1,8 @@
 //! The operations, grouped by what they act on, and the dispatch from operation name.
 
 mod consumers;
+mod queue_feeder;
+mod queues;
 mod records;
 mod settings;
 mod shards;
@@ -9,19 +11,27 @@ mod tags;
 
 use crate::error_map::{ErrorKind, KinesisError};
 use crate::Context;
+use queues::EntryAction;
 use serde_json::Value;
 
 pub use consumers::{subscribe_to_shard, Subscriptions};
+pub use queue_feeder::start_feeders;
+pub use queues::INTERNAL_ACCOUNT;
 
 pub const OPERATIONS: &[&str] = &[
+    "AcknowledgeDeadLetterQueueRecords",
+    "AcknowledgeQueueRecords",
     "AddTagsToStream",
+    "CreateQueue",
     "CreateStream",
     "DecreaseStreamRetentionPeriod",
+    "DeleteQueue",
     "DeleteResourcePolicy",
     "DeleteStream",
     "DeregisterStreamConsumer",
     "DescribeAccountSettings",
     "DescribeLimits",
+    "DescribeQueue",
     "DescribeStream",
     "DescribeStreamConsumer",
     "DescribeStreamSummary",
@@ -31,6 +41,7 @@ pub const OPERATIONS: &[&str] = &[
     "GetResourcePolicy",
     "GetShardIterator",
     "IncreaseStreamRetentionPeriod",
+    "ListQueues",
     "ListShards",
     "ListStreamConsumers",
     "ListStreams",
@@ -40,8 +51,11 @@ pub const OPERATIONS: &[&str] = &[
     "PutRecord",
     "PutRecords",
     "PutResourcePolicy",
+    "ReceiveDeadLetterQueueRecords",
+    "ReceiveQueueRecords",
     "RegisterStreamConsumer",
     "RemoveTagsFromStream",
+    "RestoreDeadLetterQueueRecords",
     "SplitShard",
     "StartStreamEncryption",
     "StopStreamEncryption",
@@ -49,7 +63,10 @@ pub const OPERATIONS: &[&str] = &[
     "TagResource",
     "UntagResource",
     "UpdateAccountSettings",
+    "UpdateDeadLetterQueueRecordsVisibility",
     "UpdateMaxRecordSize",
+    "UpdateQueue",
+    "UpdateQueueRecordsVisibility",
     "UpdateShardCount",
     "UpdateStreamMode",
     "UpdateStreamRecordDistributionStrategy",
@@ -92,6 +109,20 @@ pub async fn run(context: &Context<'_>) -> Result<Value, KinesisError> {
         "UpdateMaxRecordSize" => settings::update_max_record_size(context).await,
         "UpdateStreamWarmThroughput" => settings::update_stream_warm_throughput(context).await,
         "UpdateStreamRecordDistributionStrategy" => settings::update_stream_record_distribution_strategy(context).await,
+        "CreateQueue" => queues::create_queue(context).await,
+        "DescribeQueue" => queues::describe_queue(context),
+        "UpdateQueue" => queues::update_queue(context).await,
+        "DeleteQueue" => queues::delete_queue(context).await,
+        "ListQueues" => queues::list_queues(context),
+        "ReceiveQueueRecords" => queues::receive(context, false).await,
+        "ReceiveDeadLetterQueueRecords" => queues::receive(context, true).await,
+        "AcknowledgeQueueRecords" => queues::batch(context, operation, false, EntryAction::Acknowledge).await,
+        "AcknowledgeDeadLetterQueueRecords" => queues::batch(context, operation, true, EntryAction::Acknowledge).await,
+        "UpdateQueueRecordsVisibility" => queues::batch(context, operation, false, EntryAction::ChangeVisibility).await,
+        "UpdateDeadLetterQueueRecordsVisibility" => {
+            queues::batch(context, operation, true, EntryAction::ChangeVisibility).await
+        }
+        "RestoreDeadLetterQueueRecords" => queues::batch(context, operation, true, EntryAction::Restore).await,
         "AddTagsToStream" => tags::add_tags_to_stream(context).await,
         "RemoveTagsFromStream" => tags::remove_tags_from_stream(context).await,
         "ListTagsForStream" => tags::list_tags_for_stream(context),

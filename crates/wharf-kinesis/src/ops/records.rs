@@ -252,6 +252,17 @@ pub struct StartingPosition {
     timestamp: Option<f64>,
 }
 
+impl StartingPosition {
+    /// A position of `kind` (TRIM_HORIZON, LATEST or AT_TIMESTAMP with `time_ms`).
+    pub fn new(kind: &str, time_ms: Option<u64>) -> StartingPosition {
+        StartingPosition {
+            r#type: Some(kind.to_string()),
+            sequence_number: None,
+            timestamp: time_ms.map(|ms| ms as f64 / 1000.0),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct GetShardIteratorInput {

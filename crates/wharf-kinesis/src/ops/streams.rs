@@ -172,7 +172,7 @@ struct DeleteStreamInput {
 pub async fn delete_stream(context: &Context<'_>) -> Result<Value, KinesisError> {
     let input: DeleteStreamInput = parse_input("DeleteStream", context.request)?;
     let stream = input.stream.resolve(context)?;
-    super::consumers::check_deletable(&stream, input.enforce_consumer_deletion.unwrap_or(false))?;
+    super::consumers::check_deletable(context.engine(), &stream, input.enforce_consumer_deletion.unwrap_or(false))?;
     context.engine().delete_stream(&stream).await?;
     Ok(json!({}))
 }
@@ -259,6 +259,7 @@ pub fn describe_stream_summary(context: &Context<'_>) -> Result<Value, KinesisEr
     let stream = input.resolve(context)?;
     let state = stream.lock();
     let consumers = super::tags::consumer_count(&state);
+    let queues = super::queues::queues_on_stream(context.engine(), &stream);
     let mut summary = json!({
         "StreamName": stream.name,
         "StreamARN": names::stream_arn(context.region(), &stream),
@@ -269,6 +270,7 @@ pub fn describe_stream_summary(context: &Context<'_>) -> Result<Value, KinesisEr
         "EnhancedMonitoring": [{ "ShardLevelMetrics": shard_level_metrics(&state) }],
         "OpenShardCount": state.open_shards().count(),
         "ConsumerCount": consumers,
+        "QueueCount": queues,
     });
     encryption_fields(&state, &mut summary);
     super::settings::summary_fields(&state, &mut summary);
@@ -375,6 +377,9 @@ pub async fn update_stream_mode(context: &Context<'_>) -> Result<Value, KinesisE
     let on_demand =
         parse_mode(input.stream_mode_details.as_ref().ok_or_else(|| KinesisError::missing("streamModeDetails"))?)?;
     let stream = context.stream(None, Some(&arn))?;
+    if !on_demand {
+        super::queues::check_no_queues(context.engine(), &stream, "switched to PROVISIONED")?;
+    }
     context
         .engine()
         .change_stream(&stream, |state| {
