@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use wharf_aws::sigv4::{self, RequestToVerify, SigningParams};
 
 /// No SQS reply comes near this (ten 1 MiB messages plus envelope); anything larger is a
-/// misbehaving peer and is cut off instead of buffered.
+/// misbehaving peer and is cut off instead of buffered. Services with larger replies (Kinesis
+/// GetRecords) raise it with [`AwsJsonClient::with_response_bytes_max`].
 const RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// Why a call did not produce the documented reply.
@@ -100,9 +101,11 @@ pub struct SignedHttp {
     query: String,
     credentials: Credentials,
     region: String,
-    /// The service name in the SigV4 credential scope (`sqs`, `sns`).
+    /// The service name in the SigV4 credential scope (`sqs`, `sns`, `kinesis`).
     service: &'static str,
     request_timeout: Duration,
+    /// Replies larger than this are cut off (a transport error) instead of buffered.
+    response_bytes_max: usize,
 }
 
 impl SignedHttp {
@@ -144,6 +147,7 @@ impl SignedHttp {
             region: config.region.clone(),
             service,
             request_timeout: config.request_timeout,
+            response_bytes_max: RESPONSE_BYTES_MAX,
         })
     }
 
@@ -169,7 +173,7 @@ impl SignedHttp {
             self.http.request(http_request).await.map_err(|error| CallError::Transport(transport_detail(&error)))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = Limited::new(response.into_body(), RESPONSE_BYTES_MAX)
+        let body = Limited::new(response.into_body(), self.response_bytes_max)
             .collect()
             .await
             .map_err(|error| CallError::Transport(format!("reading reply: {error}")))?
@@ -229,6 +233,12 @@ impl AwsJsonClient {
         Ok(Self { http: SignedHttp::new(config, service)?, target_prefix, content_type })
     }
 
+    /// Accepts replies of up to `bytes` (default 16 MiB).
+    pub fn with_response_bytes_max(mut self, bytes: usize) -> Self {
+        self.http.response_bytes_max = bytes;
+        self
+    }
+
     /// Calls `operation` with `request` as the JSON body and decodes the reply as `Reply`.
     /// `extra_timeout` extends the request timeout for calls the server may hold (long polls).
     pub async fn call<Body: Serialize, Reply: DeserializeOwned>(
@@ -239,6 +249,15 @@ impl AwsJsonClient {
     ) -> Result<Reply, CallError> {
         let body = serde_json::to_vec(request)
             .map_err(|error| CallError::Malformed(format!("cannot encode request: {error}")))?;
+        let reply = self.call_raw(operation, body, extra_timeout).await?;
+        // Operations without output (DeleteMessage) may answer with an empty body.
+        let document: &[u8] = if reply.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &reply };
+        serde_json::from_slice(document).map_err(|error| CallError::Malformed(format!("{operation}: {error}")))
+    }
+
+    /// Calls `operation` with `body`, an already encoded JSON document, and returns the body of
+    /// a 2xx reply undecoded (for large requests and replies built or read without copies).
+    pub async fn call_raw(&self, operation: &str, body: Vec<u8>, extra_timeout: Duration) -> Result<Bytes, CallError> {
         let target = format!("{}.{operation}", self.target_prefix);
         let headers = [("content-type", self.content_type), ("x-amz-target", target.as_str())];
         let reply = self.http.post(&headers, body, extra_timeout).await?;
@@ -250,9 +269,7 @@ impl AwsJsonClient {
                 code: error_code(&reply.body, header_code.as_deref()),
             });
         }
-        // Operations without output (DeleteMessage) may answer with an empty body.
-        let document: &[u8] = if reply.body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &reply.body };
-        serde_json::from_slice(document).map_err(|error| CallError::Malformed(format!("{operation}: {error}")))
+        Ok(reply.body)
     }
 }
 

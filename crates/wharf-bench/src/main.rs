@@ -1,6 +1,6 @@
 //! `wharf-bench`: a load generator that speaks the real AWS wire protocols (SigV4-signed
 //! awsJson over HTTP/1.1 keep-alive), so the same run can be pointed at Wharf or at any
-//! compatible peer (ElasticMQ, LocalStack, AWS) and the figures compared.
+//! compatible peer (ElasticMQ, LocalStack, kinesalite, AWS) and the figures compared.
 //!
 //! It owns: the command line, the protocol calls, the scenarios and the report (throughput over
 //! a measured window, p50/p99/p99.9/max latency per operation, error counts by HTTP status and
@@ -11,14 +11,19 @@
 //! trust anything a server answers (every reply is checked and a bad one is counted, never
 //! unwrapped), or purge or delete queues, topics or subscriptions: it only creates its queues,
 //! topic and subscriptions (idempotently) and sends, publishes, receives and deletes messages.
+//! The one exception is the Kinesis stream: `kinesis` creates a stream of its own (refusing one
+//! that exists) and deletes it at the end, since its read phase must see this run's records only.
 //!
 //! Layout: `main.rs` CLI and wiring; `client.rs` HTTP, signing and the awsJson (SQS) calls;
 //! `query.rs` the awsQuery protocol and the SNS calls, `xml.rs` the little XML they need;
+//! `kinesis_api.rs` the Kinesis calls (awsJson1_1) and record encoding;
 //! `scenario.rs` what scenarios share (run clock and stop, counters, pacing, bodies, consumer
-//! steps); `sqs.rs` and `sns.rs` the scenarios; `report.rs` histograms and the report.
-//! New services (`kinesis`) are new [`Command`] variants with their own scenario module.
+//! steps); `sqs.rs`, `sns.rs` and `kinesis.rs` the scenarios; `report.rs` histograms and the
+//! report. New services are new [`Command`] variants with their own scenario module.
 
 mod client;
+mod kinesis;
+mod kinesis_api;
 mod query;
 mod report;
 mod scenario;
@@ -34,6 +39,8 @@ use clap::{Args, Parser, Subcommand};
 use hyper::Uri;
 
 use crate::client::{Credentials, EndpointConfig, SqsClient};
+use crate::kinesis::KinesisSettings;
+use crate::kinesis_api::{KinesisClient, GET_RECORDS_LIMIT_MAX, PUT_RECORDS_ENTRIES_MAX, RECORD_DATA_BYTES_MAX};
 use crate::query::{SnsClient, SNS_PAYLOAD_BYTES_MAX};
 use crate::report::Report;
 use crate::sns::SnsSettings;
@@ -60,6 +67,10 @@ enum Command {
     /// SNS fan-out: publishers publish (awsQuery) to a topic with --queues SQS queues
     /// subscribed (raw delivery); consumers drain every queue, counting each delivery.
     Sns(SnsArgs),
+    /// Kinesis Data Streams over awsJson1_1: creates a stream, ingests with PutRecords for
+    /// --duration seconds, reads every shard back from TRIM_HORIZON with GetRecords, checks
+    /// that every record written is read exactly once, and deletes the stream.
+    Kinesis(KinesisArgs),
 }
 
 /// Where the endpoint is and how to sign for it; shared by every service's subcommand.
@@ -191,6 +202,67 @@ struct SnsArgs {
     quiet: bool,
 }
 
+#[derive(Args, Debug)]
+struct KinesisArgs {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+    /// Stream to create, use and delete at the end; one that already exists is refused
+    /// [default: wharf-bench-<unix milliseconds>].
+    #[arg(long)]
+    stream: Option<String>,
+    /// Shards of the stream (a peer may cap this: kinesalite's --shardLimit, AWS's account quota).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    shards: u32,
+    /// Length of the ingest phase in seconds.
+    #[arg(long, visible_alias = "duration-secs", default_value_t = DEFAULT_DURATION_SECS, value_parser = clap::value_parser!(u64).range(1..))]
+    duration: u64,
+    /// Concurrent PutRecords producers, one connection each.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=65_535))]
+    producers: u64,
+    /// Concurrent readers in the read phase, taking shards in turn [default: one per shard].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    readers: Option<u64>,
+    /// Data bytes per record (at least 12: each record carries a tag naming its run, producer
+    /// and sequence).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(12..=RECORD_DATA_BYTES_MAX))]
+    record_bytes: u64,
+    /// Records per PutRecords request (the request must stay within 5 MiB).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=i64::from(PUT_RECORDS_ENTRIES_MAX)))]
+    batch_records: u32,
+    /// GetRecords Limit in the read phase (lowered for large records so a reply stays under 48 MiB).
+    #[arg(long, default_value_t = GET_RECORDS_LIMIT_MAX, value_parser = clap::value_parser!(u32).range(1..=i64::from(GET_RECORDS_LIMIT_MAX)))]
+    get_records_limit: u32,
+    /// Upper bound on the read phase in seconds; shards not drained by then fail the run.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    read_timeout_secs: u64,
+    /// Also print the summary as one JSON line (the last line of stdout).
+    #[arg(long)]
+    json: bool,
+    /// Do not print setup and progress lines to stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl KinesisArgs {
+    fn settings(&self) -> anyhow::Result<KinesisSettings> {
+        let stream_name =
+            self.stream.clone().unwrap_or_else(|| format!("wharf-bench-{}", crate::scenario::unix_millis()));
+        Ok(KinesisSettings {
+            endpoint: self.endpoint.endpoint.clone(),
+            stream_name,
+            shards: self.shards,
+            producers: usize::try_from(self.producers).context("--producers is too large")?,
+            readers: self.readers.map(usize::try_from).transpose().context("--readers is too large")?,
+            record_bytes: usize::try_from(self.record_bytes).context("--record-bytes is too large")?,
+            batch_records: self.batch_records,
+            duration: Duration::from_secs(self.duration),
+            get_records_limit: self.get_records_limit,
+            read_timeout: Duration::from_secs(self.read_timeout_secs),
+            progress: !self.quiet,
+        })
+    }
+}
+
 impl EndpointArgs {
     fn config(&self, workers: usize) -> anyhow::Result<EndpointConfig> {
         let endpoint: Uri =
@@ -236,6 +308,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Sqs(args) => run_sqs(args).await,
         Command::Sns(args) => run_sns(args).await,
+        Command::Kinesis(args) => run_kinesis(args).await,
     }
 }
 
@@ -334,6 +407,31 @@ async fn run_sns(args: SnsArgs) -> anyhow::Result<ExitCode> {
             eprintln!("wharf-bench: nothing published was delivered to the queues (see the report)");
             return Ok(ExitCode::FAILURE);
         }
+    }
+    Ok(code)
+}
+
+async fn run_kinesis(args: KinesisArgs) -> anyhow::Result<ExitCode> {
+    let settings = args.settings()?;
+    settings.validate()?;
+    if settings.progress {
+        eprintln!(
+            "stream {}: {} shards, {} producers × PutRecords of {} records of {} bytes for {} s",
+            settings.stream_name,
+            settings.shards,
+            settings.producers,
+            settings.batch_records,
+            settings.record_bytes,
+            settings.duration.as_secs()
+        );
+    }
+    let writer = KinesisClient::new(&args.endpoint.config(settings.producers)?)?;
+    let readers = settings.readers.unwrap_or(usize::try_from(settings.shards).unwrap_or(1));
+    let reader = KinesisClient::new(&args.endpoint.config(readers)?)?;
+    let report = kinesis::run(settings, writer, reader).await?;
+    let code = finish(&report, args.json, "failed checks (records read ≠ written, missing, duplicated or corrupt)");
+    if let Some((read, written)) = kinesis::read_written_mismatch(&report) {
+        eprintln!("wharf-bench: MISMATCH: {read} records read back, but {written} were written (acknowledged)");
     }
     Ok(code)
 }
@@ -452,6 +550,65 @@ mod tests {
         assert_eq!(settings.queue_name(0), "fan-q-0");
         let both = parse_sns(&["--messages", "5", "--duration-secs", "3"]).expect("parses");
         assert_eq!(both.settings().expect("valid").duration, Some(Duration::from_secs(3)));
+    }
+
+    fn parse_kinesis(extra: &[&str]) -> Result<KinesisArgs, clap::Error> {
+        let arguments = ["wharf-bench", "kinesis", "--endpoint", "http://127.0.0.1:1"].iter().chain(extra);
+        let cli = Cli::try_parse_from(arguments)?;
+        let Command::Kinesis(args) = cli.command else { panic!("not the kinesis command") };
+        Ok(args)
+    }
+
+    #[test]
+    fn kinesis_defaults_and_flags() {
+        let args = parse_kinesis(&[]).expect("parses");
+        assert_eq!((args.shards, args.duration, args.producers, args.readers), (4, DEFAULT_DURATION_SECS, 8, None));
+        assert_eq!((args.record_bytes, args.batch_records, args.get_records_limit), (1024, 500, 10_000));
+        let settings = args.settings().expect("converts");
+        assert!(settings.stream_name.starts_with("wharf-bench-"), "{}", settings.stream_name);
+        assert!(settings.validate().is_ok());
+        let args = parse_kinesis(&[
+            "--stream",
+            "s1",
+            "--shards",
+            "1",
+            "--duration",
+            "5",
+            "--producers",
+            "2",
+            "--readers",
+            "3",
+            "--record-bytes",
+            "100",
+            "--batch-records",
+            "10",
+            "--quiet",
+        ])
+        .expect("parses");
+        let settings = args.settings().expect("converts");
+        assert_eq!(settings.stream_name, "s1");
+        assert_eq!((settings.shards, settings.producers, settings.readers), (1, 2, Some(3)));
+        assert_eq!((settings.record_bytes, settings.batch_records), (100, 10));
+        assert_eq!(settings.duration, Duration::from_secs(5));
+        assert!(!settings.progress);
+        let alias = parse_kinesis(&["--duration-secs", "7"]).expect("parses");
+        assert_eq!(alias.duration, 7);
+        let invalid: [&[&str]; 7] = [
+            &["--shards", "0"],
+            &["--record-bytes", "11"],
+            &["--record-bytes", "1048577"],
+            &["--batch-records", "0"],
+            &["--batch-records", "501"],
+            &["--producers", "0"],
+            &["--duration", "0"],
+        ];
+        for extra in invalid {
+            assert!(parse_kinesis(extra).is_err(), "{extra:?} was accepted");
+        }
+        let over_request = parse_kinesis(&["--record-bytes", "1048576"]).expect("parses");
+        assert!(over_request.settings().expect("converts").validate().is_err(), "500 × 1 MiB is over 5 MiB");
+        let bad_name = parse_kinesis(&["--stream", "a/b"]).expect("parses");
+        assert!(bad_name.settings().expect("converts").validate().is_err());
     }
 
     #[test]

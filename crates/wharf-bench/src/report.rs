@@ -165,6 +165,9 @@ pub struct Report {
     pub settings: Vec<(&'static str, Value)>,
     pub window: Duration,
     pub messages: Vec<MessageCount>,
+    /// Figures derived from the run that are not message counts over the window (MB/s, a
+    /// second phase's rates), in display order; printed as `name: value` and under `figures`.
+    pub figures: Vec<(&'static str, Value)>,
     /// Correctness checks whose count must be zero (e.g. MD5 mismatches).
     pub checks: Vec<(&'static str, u64)>,
     pub operations: OperationSet,
@@ -216,7 +219,7 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "  {:<20} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9}",
+            "  {:<22} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9}",
             "operation", "requests", "errors", "p50 ms", "p99 ms", "p99.9 ms", "max ms"
         );
         for (name, stats) in self.operations.iter() {
@@ -227,7 +230,7 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "  {:<20} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9}",
+                "  {:<22} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9}",
                 name,
                 stats.requests(),
                 stats.error_total(),
@@ -247,6 +250,12 @@ impl Report {
             }
         }
         let _ = writeln!(out);
+        for (name, value) in &self.figures {
+            let _ = writeln!(out, "  {name}: {}", display_value(value));
+        }
+        if !self.figures.is_empty() {
+            let _ = writeln!(out);
+        }
         for (name, count) in &self.checks {
             let verdict = if *count == 0 { "ok" } else { "FAILED" };
             let _ = writeln!(out, "  {name}: {count} ({verdict})");
@@ -274,6 +283,8 @@ impl Report {
                 )
             })
             .collect();
+        let figures: Map<String, Value> =
+            self.figures.iter().map(|(name, value)| ((*name).to_owned(), value.clone())).collect();
         let checks: Map<String, Value> =
             self.checks.iter().map(|(name, count)| ((*name).to_owned(), json!(count))).collect();
         let operations: Map<String, Value> = self
@@ -306,6 +317,7 @@ impl Report {
             "settings": settings,
             "window_secs": round3(self.window_secs()),
             "messages": messages,
+            "figures": figures,
             "checks": checks,
             "operations": operations,
         })
@@ -404,6 +416,7 @@ mod tests {
             settings: vec![("mode", json!("send-only")), ("batch", json!(1)), ("fifo", json!(true))],
             window: Duration::from_secs(2),
             messages: vec![MessageCount { name: "sent", in_window: 10, total: 11 }],
+            figures: vec![("ingest_mb_per_s", json!(1.5))],
             checks: vec![("send_md5_mismatches", 0)],
             operations,
             notes: Vec::new(),
@@ -413,8 +426,10 @@ mod tests {
         assert_eq!(value["operations"]["SendMessage"]["requests"], json!(1));
         assert_eq!(value["settings"]["mode"], json!("send-only"));
         assert_eq!(value["settings"]["fifo"], json!(true));
+        assert_eq!(value["figures"]["ingest_mb_per_s"], json!(1.5));
         let text = report.render_text();
         assert!(text.contains("mode=send-only batch=1 fifo=yes"));
+        assert!(text.contains("  ingest_mb_per_s: 1.5\n"));
         assert!(text.contains("send_md5_mismatches: 0 (ok)"));
         assert_eq!(report.failed_checks(), 0);
     }

@@ -371,6 +371,7 @@ fn build_report(shared: &Shared, operations: OperationSet) -> Report {
         ],
         window,
         messages,
+        figures: Vec::new(),
         checks,
         operations,
         notes,

@@ -241,6 +241,7 @@ fn build_report(shared: &Shared, operations: OperationSet) -> Report {
         ],
         window,
         messages,
+        figures: Vec::new(),
         checks,
         operations,
         notes,
