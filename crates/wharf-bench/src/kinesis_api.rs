@@ -536,7 +536,7 @@ mod tests {
             ]
         );
         assert!(parse_put_records_reply(b"{}").expect("parses").entries.is_empty());
-        assert!(matches!(parse_put_records_reply(b"[1]"), Err(CallError::Malformed(_))));
+        assert!(matches!(parse_put_records_reply(br#"{"Records": 5}"#), Err(CallError::Malformed(_))));
     }
 
     #[test]
