@@ -147,6 +147,12 @@ def sns(endpoint):
     return make_client(endpoint, "sns")
 
 
+@pytest.fixture(scope="session")
+def kinesis(endpoint):
+    """A Kinesis Data Streams client (awsJson 1.1) on the same endpoint."""
+    return make_client(endpoint, "kinesis")
+
+
 def unique_name(prefix: str = "q") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 

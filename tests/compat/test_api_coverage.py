@@ -1,5 +1,5 @@
-"""Keeps API coverage honest: every operation in botocore's SQS and SNS models is tried against the
-server.
+"""Keeps API coverage honest: every operation in botocore's SQS, SNS and Kinesis models is tried
+against the server.
 
 SQS: each operation gets a minimal request over raw awsJson 1.0 (`X-Amz-Target: AmazonSQS.<Op>`) and
 over awsQuery (`Action=<Op>`). An operation counts as implemented unless the server answers that
@@ -12,11 +12,18 @@ as work lands).
 SNS: botocore's model speaks awsQuery only, so each operation is called once, through a boto3
 "sns" client with a minimal valid request. The same rule decides (`InvalidAction`, or a 404/501
 without an error code, means unknown), and the test fails if any operation is unknown.
+
+Kinesis: each operation of botocore's model is called once through a boto3 "kinesis" client
+(awsJson 1.1) with a minimal request; `UnknownOperationException` (or a 404/501 without a code)
+means unknown. The served set must equal the server's own `OPERATIONS` list (wharf-kinesis's
+ops/mod.rs), and every other operation must be listed in KINESIS_NOT_YET_IMPLEMENTED.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import botocore.session
 import pytest
@@ -272,3 +279,153 @@ def test_every_sns_model_operation_is_implemented(sns, sqs, capsys):
 
     missing = sorted(name for name, implemented, _ in rows if not implemented)
     assert missing == [], f"SNS operations not implemented: {missing}"
+
+
+# --- Kinesis ------------------------------------------------------------------------------------
+
+# The operations of botocore's Kinesis model the server does not serve yet: it must answer each
+# with UnknownOperationException. Empty now that every Kinesis operation is served.
+KINESIS_NOT_YET_IMPLEMENTED: frozenset[str] = frozenset()
+
+KINESIS_OPERATIONS_SOURCE = Path(__file__).resolve().parents[2] / "crates" / "wharf-kinesis" / "src" / "ops" / "mod.rs"
+
+
+def kinesis_claimed_operations() -> set[str]:
+    """The operations the server says it implements: `OPERATIONS` in wharf-kinesis's ops/mod.rs."""
+    source = KINESIS_OPERATIONS_SOURCE.read_text()
+    match = re.search(r"pub const OPERATIONS: &\[&str\] = &\[(.*?)\];", source, re.S)
+    assert match, f"no OPERATIONS list in {KINESIS_OPERATIONS_SOURCE}"
+    return set(re.findall(r'"([A-Za-z]+)"', match.group(1)))
+
+
+KINESIS_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "kinesis:GetRecords", "Resource": "*"}
+        ],
+    }
+)
+
+
+def kinesis_minimal_requests(stream: str, stream_arn: str, shard_iterator: str) -> dict[str, dict]:
+    consumer_arn = f"{stream_arn}/consumer/coverage-absent:1"
+    shard = "shardId-000000000000"
+    return {
+        "AddTagsToStream": {"StreamName": stream, "Tags": {"coverage": "yes"}},
+        "CreateStream": {"StreamName": stream, "ShardCount": 1},  # ResourceInUseException proves routing
+        "DecreaseStreamRetentionPeriod": {"StreamName": stream, "RetentionPeriodHours": 24},
+        "DeleteResourcePolicy": {"ResourceARN": stream_arn},
+        "DeregisterStreamConsumer": {"StreamARN": stream_arn, "ConsumerName": "coverage"},
+        "DescribeAccountSettings": {},
+        "DescribeLimits": {},
+        "DescribeStream": {"StreamName": stream},
+        "DescribeStreamConsumer": {"StreamARN": stream_arn, "ConsumerName": "coverage"},
+        "DescribeStreamSummary": {"StreamName": stream},
+        "DisableEnhancedMonitoring": {"StreamName": stream, "ShardLevelMetrics": ["IncomingBytes"]},
+        "EnableEnhancedMonitoring": {"StreamName": stream, "ShardLevelMetrics": ["IncomingBytes"]},
+        "GetRecords": {"ShardIterator": shard_iterator},
+        "GetResourcePolicy": {"ResourceARN": stream_arn},
+        "GetShardIterator": {"StreamName": stream, "ShardId": shard, "ShardIteratorType": "LATEST"},
+        "IncreaseStreamRetentionPeriod": {"StreamName": stream, "RetentionPeriodHours": 48},
+        "ListShards": {"StreamName": stream},
+        "ListStreamConsumers": {"StreamARN": stream_arn},
+        "ListStreams": {},
+        "ListTagsForResource": {"ResourceARN": stream_arn},
+        "ListTagsForStream": {"StreamName": stream},
+        "MergeShards": {"StreamName": stream, "ShardToMerge": shard, "AdjacentShardToMerge": "shardId-000000000001"},
+        "PutRecord": {"StreamName": stream, "Data": b"coverage", "PartitionKey": "coverage"},
+        "PutRecords": {"StreamName": stream, "Records": [{"Data": b"coverage", "PartitionKey": "coverage"}]},
+        "PutResourcePolicy": {"ResourceARN": stream_arn, "Policy": KINESIS_POLICY},
+        "RegisterStreamConsumer": {"StreamARN": stream_arn, "ConsumerName": "coverage"},
+        "RemoveTagsFromStream": {"StreamName": stream, "TagKeys": ["coverage"]},
+        "SplitShard": {"StreamName": stream, "ShardToSplit": shard, "NewStartingHashKey": str(2**126)},
+        "StartStreamEncryption": {"StreamName": stream, "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"},
+        "StopStreamEncryption": {"StreamName": stream, "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"},
+        # A consumer that does not exist: an error reply, not a five-minute event stream.
+        "SubscribeToShard": {"ConsumerARN": consumer_arn, "ShardId": shard, "StartingPosition": {"Type": "LATEST"}},
+        "TagResource": {"ResourceARN": stream_arn, "Tags": {"coverage": "yes"}},
+        "UntagResource": {"ResourceARN": stream_arn, "TagKeys": ["coverage"]},
+        "UpdateAccountSettings": {"MinimumThroughputBillingCommitment": {"Status": "DISABLED"}},
+        "UpdateMaxRecordSize": {"StreamARN": stream_arn, "MaxRecordSizeInKiB": 1024},
+        "UpdateShardCount": {"StreamName": stream, "TargetShardCount": 2, "ScalingType": "UNIFORM_SCALING"},
+        "UpdateStreamMode": {"StreamARN": stream_arn, "StreamModeDetails": {"StreamMode": "PROVISIONED"}},
+        "UpdateStreamRecordDistributionStrategy": {"StreamARN": stream_arn, "RecordDistributionStrategy": "AUTO"},
+        "UpdateStreamWarmThroughput": {"StreamARN": stream_arn, "WarmThroughputMiBps": 1},
+        # DeleteStream runs last (see KINESIS_ORDER_LAST) so the other requests see a live stream.
+        "DeleteStream": {"StreamName": stream, "EnforceConsumerDeletion": True},
+    }
+
+
+KINESIS_ORDER_LAST = ("DeleteStream",)
+
+
+def kinesis_outcome(call, payload: dict) -> tuple[bool, str]:
+    """(implemented, what the server said) for one boto3 (awsJson 1.1) call."""
+    try:
+        result = call(**payload)
+    except ClientError as error:
+        status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+        code = error.response["Error"].get("Code", "")
+        unknown = code == "UnknownOperationException" or (status in (404, 501) and not code)
+        return not unknown, f"{status} {code or 'no code'}"
+    stream = result.get("EventStream")
+    if stream is not None:  # SubscribeToShard answered with an event stream: it is served
+        stream.close()
+    return True, "200"
+
+
+def test_every_kinesis_model_operation_is_known(kinesis, capsys):
+    model = botocore.session.get_session().get_service_model("kinesis")
+    operations = list(model.operation_names)
+    assert len(operations) >= 40, operations
+    claimed = kinesis_claimed_operations()
+    assert claimed <= set(operations), f"claimed but not in botocore's model: {sorted(claimed - set(operations))}"
+
+    stream = unique_name("coverage")
+    kinesis.create_stream(StreamName=stream, ShardCount=2)
+    description = kinesis.describe_stream(StreamName=stream)["StreamDescription"]
+    stream_arn = description["StreamARN"]
+    shard_iterator = kinesis.get_shard_iterator(
+        StreamName=stream, ShardId=description["Shards"][0]["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    requests = kinesis_minimal_requests(stream, stream_arn, shard_iterator)
+
+    ordered = [name for name in operations if name not in KINESIS_ORDER_LAST] + [
+        name for name in KINESIS_ORDER_LAST if name in operations
+    ]
+    rows = []
+    try:
+        for name in ordered:
+            payload = requests.get(name)
+            if payload is None:  # queues, channels and operations newer than this test
+                operation = model.operation_model(name)
+                payload = placeholder(operation.input_shape) if operation.input_shape else {}
+            implemented, said = kinesis_outcome(getattr(kinesis, xform_name(name)), payload)
+            rows.append((name, implemented, said))
+    finally:
+        try:
+            kinesis.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
+        except Exception:
+            pass
+
+    rows.sort()
+    width = max(len(row[0]) for row in rows)
+    lines = [
+        f"Kinesis API coverage against botocore {botocore.__version__} ({len(rows)} operations, awsJson 1.1)",
+        f"{'operation':<{width}}  {'status':<15} reply",
+    ]
+    for name, implemented, said in rows:
+        lines.append(f"{name:<{width}}  {'implemented' if implemented else 'NOT implemented':<15} {said}")
+    lines.append(f"implemented: {sum(1 for row in rows if row[1])}/{len(rows)}")
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+
+    implemented = {name for name, ok, _ in rows if ok}
+    assert implemented == claimed, (
+        f"served but not claimed: {sorted(implemented - claimed)}; claimed but unknown: {sorted(claimed - implemented)}"
+    )
+    missing = sorted(name for name, ok, _ in rows if not ok and name not in KINESIS_NOT_YET_IMPLEMENTED)
+    assert missing == [], f"Kinesis operations not implemented: {missing}"
+    now_implemented = sorted(name for name, ok, _ in rows if ok and name in KINESIS_NOT_YET_IMPLEMENTED)
+    assert now_implemented == [], f"implemented now, remove from KINESIS_NOT_YET_IMPLEMENTED: {now_implemented}"

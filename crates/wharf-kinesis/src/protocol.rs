@@ -21,6 +21,7 @@ const TIMESTAMP_MEMBERS: &[&str] = &[
     "ApproximateArrivalTimestamp",
     "StreamCreationTimestamp",
     "ConsumerCreationTimestamp",
+    "ChannelCreationTimestamp",
     "StartedAt",
     "EndedAt",
     "EarliestAllowedEndAt",

@@ -1,5 +1,6 @@
 //! The operations, grouped by what they act on, and the dispatch from operation name.
 
+mod channels;
 mod consumers;
 mod queue_feeder;
 mod queues;
@@ -22,14 +23,17 @@ pub const OPERATIONS: &[&str] = &[
     "AcknowledgeDeadLetterQueueRecords",
     "AcknowledgeQueueRecords",
     "AddTagsToStream",
+    "CreateChannel",
     "CreateQueue",
     "CreateStream",
     "DecreaseStreamRetentionPeriod",
+    "DeleteChannel",
     "DeleteQueue",
     "DeleteResourcePolicy",
     "DeleteStream",
     "DeregisterStreamConsumer",
     "DescribeAccountSettings",
+    "DescribeChannel",
     "DescribeLimits",
     "DescribeQueue",
     "DescribeStream",
@@ -41,6 +45,7 @@ pub const OPERATIONS: &[&str] = &[
     "GetResourcePolicy",
     "GetShardIterator",
     "IncreaseStreamRetentionPeriod",
+    "ListChannels",
     "ListQueues",
     "ListShards",
     "ListStreamConsumers",
@@ -63,6 +68,7 @@ pub const OPERATIONS: &[&str] = &[
     "TagResource",
     "UntagResource",
     "UpdateAccountSettings",
+    "UpdateChannel",
     "UpdateDeadLetterQueueRecordsVisibility",
     "UpdateMaxRecordSize",
     "UpdateQueue",
@@ -123,6 +129,14 @@ pub async fn run(context: &Context<'_>) -> Result<Value, KinesisError> {
             queues::batch(context, operation, true, EntryAction::ChangeVisibility).await
         }
         "RestoreDeadLetterQueueRecords" => queues::batch(context, operation, true, EntryAction::Restore).await,
+        "CreateChannel" => channels::create_channel(context).await,
+        "DescribeChannel" => channels::describe_channel(context),
+        "ListChannels" => channels::list_channels(context),
+        "UpdateChannel" => channels::update_channel(context).await,
+        "DeleteChannel" => channels::delete_channel(context).await,
+        "TagResource" if channels::names_channel(context) => channels::tag_channel(context).await,
+        "UntagResource" if channels::names_channel(context) => channels::untag_channel(context).await,
+        "ListTagsForResource" if channels::names_channel(context) => channels::list_tags_for_channel(context),
         "AddTagsToStream" => tags::add_tags_to_stream(context).await,
         "RemoveTagsFromStream" => tags::remove_tags_from_stream(context).await,
         "ListTagsForStream" => tags::list_tags_for_stream(context),

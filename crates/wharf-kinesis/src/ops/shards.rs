@@ -161,10 +161,14 @@ pub fn list_shards(context: &Context<'_>) -> Result<Value, KinesisError> {
     check_range(limit, "maxResults", 1, 10_000)?;
     let (stream, filter, after) = match input.next_token.as_deref() {
         Some(text) => {
-            if input.stream.stream_name.is_some() || input.exclusive_start_shard_id.is_some() {
-                return Err(KinesisError::invalid(
-                    "NextToken and StreamName or ExclusiveStartShardId cannot be provided together.",
-                ));
+            let together = [
+                ("StreamName", input.stream.stream_name.is_some()),
+                ("StreamARN", input.stream.stream_arn.is_some()),
+                ("ExclusiveStartShardId", input.exclusive_start_shard_id.is_some()),
+                ("ShardFilter", input.shard_filter.is_some()),
+            ];
+            if let Some((member, _)) = together.iter().find(|(_, given)| *given) {
+                return Err(KinesisError::invalid(format!("NextToken and {member} cannot be provided together.")));
             }
             let page = open_token(context, text)?;
             let stream = find_stream(context, page.stream_id)?;

@@ -172,6 +172,7 @@ struct DeleteStreamInput {
 pub async fn delete_stream(context: &Context<'_>) -> Result<Value, KinesisError> {
     let input: DeleteStreamInput = parse_input("DeleteStream", context.request)?;
     let stream = input.stream.resolve(context)?;
+    super::channels::check_no_channels(context, &stream, "deleted")?;
     super::consumers::check_deletable(context.engine(), &stream, input.enforce_consumer_deletion.unwrap_or(false))?;
     context.engine().delete_stream(&stream).await?;
     Ok(json!({}))
@@ -271,6 +272,7 @@ pub fn describe_stream_summary(context: &Context<'_>) -> Result<Value, KinesisEr
         "OpenShardCount": state.open_shards().count(),
         "ConsumerCount": consumers,
         "QueueCount": queues,
+        "ChannelCount": super::channels::channel_count(context, &names::stream_arn(context.region(), &stream)),
     });
     encryption_fields(&state, &mut summary);
     super::settings::summary_fields(&state, &mut summary);
@@ -285,10 +287,14 @@ struct ListStreamsInput {
     next_token: Option<String>,
 }
 
+/// ListStreams returns at most this many names whatever its Limit, as on AWS.
+const LIST_STREAMS_PAGE_MAX: i64 = 100;
+
 pub fn list_streams(context: &Context<'_>) -> Result<Value, KinesisError> {
     let input: ListStreamsInput = parse_input("ListStreams", context.request)?;
-    let limit = input.limit.unwrap_or(100);
+    let limit = input.limit.unwrap_or(LIST_STREAMS_PAGE_MAX);
     check_range(limit, "limit", 1, 10_000)?;
+    let limit = limit.min(LIST_STREAMS_PAGE_MAX);
     // The next token is the last name of the previous page: names are unique and sorted.
     let after = input.next_token.or(input.exclusive_start_stream_name);
     let streams = context.engine().list_streams(context.account());
@@ -333,8 +339,9 @@ struct RetentionInput {
 pub async fn change_retention(context: &Context<'_>, increase: bool) -> Result<Value, KinesisError> {
     let operation = if increase { "IncreaseStreamRetentionPeriod" } else { "DecreaseStreamRetentionPeriod" };
     let input: RetentionInput = parse_input(operation, context.request)?;
+    // The model puts no range on the period: every out-of-range value is the service's own
+    // InvalidArgumentException below.
     let hours = input.retention_period_hours.ok_or_else(|| KinesisError::missing("retentionPeriodHours"))?;
-    check_range(hours, "retentionPeriodHours", 1, 8760)?;
     let stream = input.stream.resolve(context)?;
     let name = stream.name.clone();
     context

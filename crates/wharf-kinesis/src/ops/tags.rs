@@ -30,6 +30,11 @@ pub fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), KinesisError> {
         ));
     }
     for (key, value) in tags {
+        if let Some(text) = [key, value].into_iter().find(|text| !text.chars().all(tag_char)) {
+            return Err(KinesisError::invalid(format!(
+                "Tag {text} contains characters other than Unicode letters, digits, white space and _ . : / = + - @."
+            )));
+        }
         if key.is_empty() || key.chars().count() > TAG_KEY_CHARS_MAX {
             return Err(KinesisError::invalid(format!(
                 "Tag key {key} must be between 1 and {TAG_KEY_CHARS_MAX} characters long."
@@ -42,6 +47,11 @@ pub fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), KinesisError> {
         }
     }
     Ok(())
+}
+
+/// The characters tag keys and values may hold.
+fn tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c.is_whitespace() || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
 }
 
 fn check_tag_keys(keys: &[String]) -> Result<(), KinesisError> {
