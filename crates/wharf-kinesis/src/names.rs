@@ -47,7 +47,10 @@ pub fn parse_stream_arn(arn: &str) -> Option<(String, String)> {
 }
 
 pub fn shard_id(index: u32) -> String {
-    format!("{SHARD_ID_PREFIX}{index:012}")
+    let mut text = [b'0'; SHARD_ID_PREFIX.len() + 12];
+    text[..SHARD_ID_PREFIX.len()].copy_from_slice(SHARD_ID_PREFIX.as_bytes());
+    write_digits(&mut text[SHARD_ID_PREFIX.len()..], u64::from(index));
+    ascii_string(&text)
 }
 
 /// The shard index a shard id names; AWS also accepts the bare number.
@@ -59,8 +62,27 @@ pub fn parse_shard_id(id: &str) -> Option<u32> {
     digits.parse::<u64>().ok().and_then(|index| u32::try_from(index).ok())
 }
 
+/// Formatted by hand: PutRecords and GetRecords write hundreds of these per call, and
+/// zero-padded `format!` was a measurable part of their cost.
 pub fn sequence_number(log: u64, position: u64) -> String {
-    format!("{SEQUENCE_PREFIX}{log:020}{position:020}")
+    let mut text = [b'0'; SEQUENCE_DIGITS];
+    text[..2].copy_from_slice(SEQUENCE_PREFIX.as_bytes());
+    write_digits(&mut text[2..22], log);
+    write_digits(&mut text[22..], position);
+    ascii_string(&text)
+}
+
+/// Writes `value` in decimal into `slot`, right-aligned; the caller zero-fills the rest. A
+/// value with more digits than `slot` keeps its low digits.
+fn write_digits(slot: &mut [u8], mut value: u64) {
+    for byte in slot.iter_mut().rev() {
+        *byte = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+fn ascii_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|&byte| char::from(byte)).collect()
 }
 
 /// The (log, position) of a sequence number this server issued.
@@ -101,6 +123,8 @@ mod tests {
     fn shard_ids_and_arns() {
         assert_eq!(shard_id(7), "shardId-000000000007");
         assert_eq!(parse_shard_id("shardId-000000000007"), Some(7));
+        assert_eq!(shard_id(u32::MAX), "shardId-004294967295");
+        assert_eq!(sequence_number(u64::MAX, 0), format!("49{}{}", u64::MAX, "0".repeat(20)));
         assert_eq!(parse_shard_id("7"), Some(7));
         assert_eq!(parse_shard_id("shardId-"), None);
         assert_eq!(parse_shard_id("shardId-99999999999999999999"), None);

@@ -5,7 +5,6 @@
 //! in the encoding the request came in.
 
 use crate::error_map::{ErrorKind, KinesisError};
-use base64::Engine as _;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -102,16 +101,17 @@ pub fn failure(encoding: Encoding, error: &KinesisError) -> AwsResponse {
     }
 }
 
-/// Decodes a base64 blob member.
+/// Decodes a base64 blob member. The SIMD codec (already used by the AWS SDK crates) is several
+/// times faster than a scalar one, and record data is most of what PutRecords carries.
 pub fn decode_blob(text: &str, member: &str) -> Result<Bytes, KinesisError> {
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
+    base64_simd::STANDARD
+        .decode_to_vec(text)
         .map(Bytes::from)
         .map_err(|_| KinesisError::new(ErrorKind::Serialization, format!("Member {member} is not valid base64.")))
 }
 
 pub fn encode_blob(data: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(data)
+    base64_simd::STANDARD.encode_to_string(data)
 }
 
 /// Epoch milliseconds as awsJson epoch seconds.
