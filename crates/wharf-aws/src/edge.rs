@@ -53,9 +53,27 @@ pub struct EdgeConfig {
     /// How long in-flight requests may take to finish after shutdown begins.
     pub drain_timeout: Duration,
     /// How long a client may take to send a request's headers (HTTP/1.1) before the connection
-    /// is closed, so slow or stalled clients cannot hold connections open.
+    /// is closed, so slow or stalled clients cannot hold connections open. The same bound applies
+    /// to a new connection's first bytes (before it is known to speak HTTP/1.1 or HTTP/2), and
+    /// an HTTP/2 connection silent for this long is pinged and closed unless it answers within it.
     pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's whole body once its headers are in. A body
+    /// that trickles in or stalls would otherwise hold the connection and its request task
+    /// forever; past this the request is answered 408 `RequestTimeout` and the body dropped.
+    pub body_read_timeout: Duration,
 }
+
+/// The most bytes an HTTP/1.1 request line and headers may take (hyper's read buffer limit);
+/// a longer head is answered 431 and the connection closed, so no client can make the server
+/// buffer an unbounded head. 256 KiB leaves room for long presigned URLs and GET-style awsQuery.
+pub const HTTP1_HEAD_BYTES_MAX: usize = 256 * 1024;
+/// The most header fields an HTTP/1.1 request may carry (431 above it). SDKs send about ten.
+pub const HTTP1_HEADERS_MAX: usize = 100;
+/// The most bytes of headers (as HTTP/2 counts them, 32 bytes per field plus names and values)
+/// an HTTP/2 request may carry.
+pub const HTTP2_HEADER_LIST_BYTES_MAX: u32 = 256 * 1024;
+/// The most requests one HTTP/2 connection may have in flight at once.
+pub const HTTP2_STREAMS_MAX: u32 = 200;
 
 pub struct Edge {
     services: Vec<Arc<dyn AwsService>>,
@@ -81,8 +99,21 @@ impl Edge {
     pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-        builder.http1().timer(TokioTimer::new()).header_read_timeout(self.config.header_read_timeout);
-        builder.http2().timer(TokioTimer::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.config.header_read_timeout)
+            .max_buf_size(HTTP1_HEAD_BYTES_MAX)
+            .max_headers(HTTP1_HEADERS_MAX);
+        // hyper has no idle timeout for HTTP/2: a peer that went silent (or never sent a frame
+        // after the preface) is found out by a ping it does not answer.
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(HTTP2_HEADER_LIST_BYTES_MAX)
+            .max_concurrent_streams(HTTP2_STREAMS_MAX)
+            .keep_alive_interval(self.config.header_read_timeout)
+            .keep_alive_timeout(self.config.header_read_timeout);
         let mut connections = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -105,6 +136,7 @@ impl Edge {
                 let edge = edge.clone();
                 async move { Ok::<_, Infallible>(edge.dispatch(request).await) }
             });
+            let stream = FirstBytesDeadline::new(stream, self.config.header_read_timeout);
             let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
             let watched = graceful.watch(connection);
             connections.spawn(async move {
@@ -219,7 +251,18 @@ impl Edge {
         if declared.is_some_and(|length| length > self.config.request_bytes_max as u64) {
             return Err(too_large());
         }
-        match Limited::new(body, self.config.request_bytes_max).collect().await {
+        let collecting = Limited::new(body, self.config.request_bytes_max).collect();
+        let Ok(collected) = tokio::time::timeout(self.config.body_read_timeout, collecting).await else {
+            return Err(EdgeError {
+                code: "RequestTimeout",
+                status: 408,
+                message: format!(
+                    "The request body was not received within {} ms.",
+                    self.config.body_read_timeout.as_millis()
+                ),
+            });
+        };
+        match collected {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
             Err(_) => Err(EdgeError {
@@ -381,5 +424,102 @@ impl hyper::body::Body for ChannelBody {
             return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(first))));
         }
         self.chunks.poll_recv(context).map(|chunk| chunk.map(|chunk| Ok(hyper::body::Frame::data(chunk))))
+    }
+}
+
+/// The bytes an HTTP/2 client with prior knowledge opens with.
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// A connection whose first bytes must arrive within a deadline.
+///
+/// hyper-util's auto builder reads up to the 24-byte HTTP/2 preface to choose between HTTP/1.1
+/// and HTTP/2 before either protocol's own timers start, and waits for those bytes forever: a
+/// client that connects and sends nothing, or a prefix of the preface, would hold a
+/// connection (and a task) until it chose to leave. Until the bytes read either differ from
+/// the preface (HTTP/1.1, whose header read timeout then takes over) or complete it
+/// (HTTP/2, whose keep-alive ping then takes over), a read still pending at the deadline
+/// fails with `TimedOut` and hyper closes the connection.
+struct FirstBytesDeadline {
+    stream: tokio::net::TcpStream,
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    /// How many bytes have been read so far, while the deadline runs.
+    seen: usize,
+}
+
+impl FirstBytesDeadline {
+    fn new(stream: tokio::net::TcpStream, timeout: Duration) -> Self {
+        FirstBytesDeadline { stream, deadline: Some(Box::pin(tokio::time::sleep(timeout))), seen: 0 }
+    }
+}
+
+impl tokio::io::AsyncRead for FirstBytesDeadline {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match std::pin::Pin::new(&mut this.stream).poll_read(context, buf) {
+            std::task::Poll::Ready(Ok(())) => {
+                if this.deadline.is_some() {
+                    let read = &buf.filled()[before..];
+                    let start = this.seen.min(H2_PREFACE.len());
+                    let end = (start + read.len()).min(H2_PREFACE.len());
+                    let still_preface = read[..end - start] == H2_PREFACE[start..end];
+                    this.seen += read.len();
+                    // End of stream, a byte not the preface's, or the whole preface: decided.
+                    if read.is_empty() || !still_preface || this.seen >= H2_PREFACE.len() {
+                        this.deadline = None;
+                    }
+                }
+                std::task::Poll::Ready(Ok(()))
+            }
+            std::task::Poll::Pending => {
+                let expired = this.deadline.as_mut().is_some_and(|deadline| deadline.as_mut().poll(context).is_ready());
+                if expired {
+                    let error = std::io::Error::new(std::io::ErrorKind::TimedOut, "no request arrived in time");
+                    return std::task::Poll::Ready(Err(error));
+                }
+                std::task::Poll::Pending
+            }
+            failed => failed,
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for FirstBytesDeadline {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_write(context, buf)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_write_vectored(context, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_flush(context)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_shutdown(context)
     }
 }

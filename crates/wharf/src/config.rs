@@ -15,6 +15,9 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_REQUEST_BYTES_MAX: usize = 16 * 1024 * 1024;
 pub const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 25_000;
 pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 30_000;
+/// Long enough for a 16 MiB body over a slow link (about 280 KiB/s), short enough that a body
+/// that stalls cannot hold a connection and its request for good.
+pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 60_000;
 /// The sender AWS uses for SNS email.
 pub const DEFAULT_EMAIL_FROM: &str = "no-reply@sns.amazonaws.com";
 
@@ -30,6 +33,8 @@ pub struct Config {
     pub request_bytes_max: usize,
     pub drain_timeout_ms: u64,
     pub header_read_timeout_ms: u64,
+    /// How long a client may take to send a request's whole body after its headers (408 past it).
+    pub body_read_timeout_ms: u64,
     pub log_format: LogFormat,
     /// How long a deleted queue's name stays unavailable (AWS: 60 000); 0 disables.
     pub queue_recreate_delay_ms: u64,
@@ -97,6 +102,7 @@ pub struct FileConfig {
     pub request_bytes_max: Option<usize>,
     pub drain_timeout_ms: Option<u64>,
     pub header_read_timeout_ms: Option<u64>,
+    pub body_read_timeout_ms: Option<u64>,
     pub log_format: Option<LogFormat>,
     #[serde(default)]
     pub auth: AuthSection,
@@ -211,6 +217,10 @@ impl Config {
         if header_read_timeout_ms == 0 {
             bail!("header_read_timeout_ms must be greater than 0");
         }
+        let body_read_timeout_ms = file.body_read_timeout_ms.unwrap_or(DEFAULT_BODY_READ_TIMEOUT_MS);
+        if body_read_timeout_ms == 0 {
+            bail!("body_read_timeout_ms must be greater than 0");
+        }
         if request_bytes_max < 1024 * 1024 {
             bail!("request_bytes_max must be at least 1048576 so a maximum-size message fits");
         }
@@ -223,6 +233,7 @@ impl Config {
             request_bytes_max,
             drain_timeout_ms: file.drain_timeout_ms.unwrap_or(DEFAULT_DRAIN_TIMEOUT_MS),
             header_read_timeout_ms,
+            body_read_timeout_ms,
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Pretty),
             queue_recreate_delay_ms: file.sqs.queue_recreate_delay_ms.unwrap_or(0),
             users,

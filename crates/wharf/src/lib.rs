@@ -118,6 +118,7 @@ impl Server {
                 region: config.region.clone(),
                 drain_timeout: Duration::from_millis(config.drain_timeout_ms),
                 header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
+                body_read_timeout: Duration::from_millis(config.body_read_timeout_ms),
             },
         );
         let (shutdown, mut shutdown_requested) = tokio::sync::watch::channel(false);

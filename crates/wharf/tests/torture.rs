@@ -309,7 +309,7 @@ async fn acknowledged_writes_survive_repeated_kill_9() {
     let endpoint = process.endpoint.clone();
     let url = |name: &str| queue_url(&endpoint, name);
     let sqs = common::client(&endpoint, "test", "test");
-    let ledger = ledger.lock().unwrap();
+    let ledger = std::mem::take(&mut *ledger.lock().unwrap());
 
     // Standard queue: every acknowledged send is still there unless a consumer deleted it.
     let remaining: HashSet<String> = drain_deleting(&sqs, &url(STANDARD)).await.into_iter().collect();

@@ -25,6 +25,7 @@ pub fn config(data_dir: Option<PathBuf>) -> Config {
         request_bytes_max: wharf::config::DEFAULT_REQUEST_BYTES_MAX,
         drain_timeout_ms: 5_000,
         header_read_timeout_ms: 30_000,
+        body_read_timeout_ms: wharf::config::DEFAULT_BODY_READ_TIMEOUT_MS,
         log_format: LogFormat::Pretty,
         queue_recreate_delay_ms: 0,
         users: Vec::<UserConfig>::new(),
