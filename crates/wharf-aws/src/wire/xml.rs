@@ -20,6 +20,9 @@ pub enum XmlShape {
 }
 
 /// Escapes text the way AWS does in query responses (`"` and carriage return included).
+/// Characters XML 1.0 cannot carry at all, not even as character references (C0 controls other
+/// than tab, newline and carriage return, and U+FFFE/U+FFFF), become U+FFFD, so text echoed from a
+/// request (an `Action` with a control character in it) cannot make the document malformed.
 pub fn escape_into(out: &mut String, text: &str) {
     for ch in text.chars() {
         match ch {
@@ -29,6 +32,8 @@ pub fn escape_into(out: &mut String, text: &str) {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\r' => out.push_str("&#xD;"),
+            '\t' | '\n' => out.push(ch),
+            '\u{0}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}' => out.push(char::REPLACEMENT_CHARACTER),
             other => out.push(other),
         }
     }
@@ -146,6 +151,13 @@ pub fn render_error(namespace: &str, sender_fault: bool, code: &str, message: &s
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn characters_xml_cannot_carry_become_replacement_characters() {
+        let mut out = String::new();
+        escape_into(&mut out, "a\u{0}\u{6}\t\n\r\u{1F}\u{FFFE}\u{FFFF}\u{FFFD}é");
+        assert_eq!(out, "a\u{FFFD}\u{FFFD}\t\n&#xD;\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}é");
+    }
 
     #[test]
     fn renders_flattened_lists_and_maps() {
