@@ -11,6 +11,7 @@ use crate::engine::Engine;
 use crate::error::DomainError;
 use crate::settings::QueueName;
 use crate::stream::{even_ranges, position_floor, Shard, Stream, StreamState};
+use crate::topics::counter;
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,15 +78,6 @@ pub(crate) struct Streams {
     next_log_id: AtomicU64,
     /// When each stream last had expired records trimmed, by stream id.
     trimmed_ms: std::sync::Mutex<HashMap<u64, u64>>,
-}
-
-fn counter(settings: &[(String, Vec<u8>)], key: &str) -> u64 {
-    settings
-        .iter()
-        .find(|(name, _)| name == key)
-        .and_then(|(_, value)| <[u8; 8]>::try_from(value.as_slice()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(1)
 }
 
 fn stream_setting_key(id: u64) -> String {

@@ -21,7 +21,8 @@ pub(crate) struct Topics {
     next_subscription_id: AtomicU64,
 }
 
-fn counter(settings: &[(String, Vec<u8>)], key: &str) -> u64 {
+/// An id counter kept as a big-endian setting; 1 when it was never stored.
+pub(crate) fn counter(settings: &[(String, Vec<u8>)], key: &str) -> u64 {
     settings
         .iter()
         .find(|(name, _)| name == key)
