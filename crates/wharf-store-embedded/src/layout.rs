@@ -5,7 +5,7 @@
 use crate::codec;
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition, TableError,
-    WriteTransaction,
+    TableHandle, WriteTransaction,
 };
 use wharf_store::{
     MessageContent, MessageMeta, Mutation, QueueId, ShardLogExtent, ShardLogId, SharedContentId, Snapshot, StoreError,
@@ -36,14 +36,30 @@ const SUBSCRIPTIONS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("s
 const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 /// Shard record logs (Kinesis Data Streams) by (log id, position), big-endian: one log is one
 /// contiguous key range. Start-up reads only the first and last entry of each log.
-const SHARD_RECORDS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("shard_records");
+/// Layout 3 kept every shard log in this one table; layout 4 moves each log into a table of its
+/// own (`shard_records/<log>`). Only the upgrade reads it.
+const LEGACY_SHARD_RECORDS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("shard_records");
+/// The prefix of a shard log's table name; the log id follows in 20 digits.
+const SHARD_LOG_TABLE_PREFIX: &str = "shard_records/";
+
+/// The name of the table holding one shard log's records, keyed by (log id, position). Each
+/// log has a table of its own so every append lands at the right edge of its B-tree, where redb
+/// fills pages completely; logs sharing one tree made all but the last one's appends split
+/// leaves in half, and wrote about 40 % more to disk per record over four shards.
+fn shard_log_table(log: ShardLogId) -> String {
+    format!("{SHARD_LOG_TABLE_PREFIX}{log:020}")
+}
+
+fn shard_log_definition(name: &str) -> TableDefinition<'_, &'static [u8; 16], &'static [u8]> {
+    TableDefinition::new(name)
+}
 
 const LAYOUT_VERSION_KEY: &str = "layout_version";
 /// Which tables exist and how their keys are built. Values carry their own format byte.
 /// Version 2 added shared contents, version 3 shard record logs; a version 1 or 2 file is
 /// upgraded in place on open (it only lacks the newer tables, which the upgrade creates).
-pub const LAYOUT_VERSION: u8 = 3;
-const UPGRADABLE_LAYOUT_VERSIONS: [u8; 2] = [1, 2];
+pub const LAYOUT_VERSION: u8 = 4;
+const UPGRADABLE_LAYOUT_VERSIONS: [u8; 3] = [1, 2, 3];
 
 /// The largest encoded record the store accepts. The domain's own limits are far smaller
 /// (messages are at most 1 MiB); this guard exists so one oversized record is refused on its own
@@ -208,7 +224,39 @@ pub(crate) fn initialize(database: &Database) -> Result<(), StoreError> {
         info.insert(LAYOUT_VERSION_KEY, &[LAYOUT_VERSION][..]).map_err(|e| storage_error(context, e))?;
         Tables::open(&write).map_err(|e| storage_error(context, e))?;
     }
+    split_legacy_shard_records(&write).map_err(|e| storage_error(context, e))?;
     write.commit().map_err(|e| storage_error(context, e))
+}
+
+/// Layout 3 to 4: moves every record of the one shared shard-records table into its log's own
+/// table, then drops the shared table. Runs inside the upgrade's transaction, so it happens
+/// whole or not at all.
+fn split_legacy_shard_records(write: &WriteTransaction) -> Result<(), redb::Error> {
+    if !table_exists(write, LEGACY_SHARD_RECORDS.name())? {
+        return Ok(());
+    }
+    {
+        let legacy = write.open_table(LEGACY_SHARD_RECORDS)?;
+        // Keys are in (log, position) order: each log's records come as one run.
+        let mut current: Option<(ShardLogId, Table<'_, &'static [u8; 16], &'static [u8]>)> = None;
+        for entry in legacy.iter()? {
+            let (key, value) = entry?;
+            let (log, _) = codec::split_shard_record_key(key.value());
+            if current.as_ref().is_none_or(|(open, _)| *open != log) {
+                let name = shard_log_table(log);
+                current = Some((log, write.open_table(shard_log_definition(&name))?));
+            }
+            if let Some((_, table)) = current.as_mut() {
+                table.insert(key.value(), value.value())?;
+            }
+        }
+    }
+    write.delete_table(LEGACY_SHARD_RECORDS)?;
+    Ok(())
+}
+
+fn table_exists(write: &WriteTransaction, name: &str) -> Result<bool, redb::Error> {
+    Ok(write.list_tables()?.any(|handle| handle.name() == name))
 }
 
 struct Tables<'txn> {
@@ -221,7 +269,8 @@ struct Tables<'txn> {
     dedup: Table<'txn, &'static [u8; 24], &'static [u8]>,
     topics: Table<'txn, &'static [u8; 8], &'static [u8]>,
     subscriptions: Table<'txn, &'static [u8; 16], &'static [u8]>,
-    shard_records: Table<'txn, &'static [u8; 16], &'static [u8]>,
+    /// Shard logs live in tables of their own, opened by the operations that touch them.
+    write: &'txn WriteTransaction,
 }
 
 impl<'txn> Tables<'txn> {
@@ -236,11 +285,11 @@ impl<'txn> Tables<'txn> {
             dedup: write.open_table(DEDUP)?,
             topics: write.open_table(TOPICS)?,
             subscriptions: write.open_table(SUBSCRIPTIONS)?,
-            shard_records: write.open_table(SHARD_RECORDS)?,
+            write,
         })
     }
 
-    fn apply(&mut self, operation: &Operation) -> Result<(), redb::StorageError> {
+    fn apply(&mut self, operation: &Operation) -> Result<(), redb::Error> {
         match operation {
             Operation::PutQueue { key, value } => {
                 self.queues.insert(key, value.as_slice())?;
@@ -314,25 +363,28 @@ impl<'txn> Tables<'txn> {
                 self.subscriptions.remove(key)?;
             }
             Operation::AppendRecords { log, values, ends } => {
+                let name = shard_log_table(*log);
+                let mut records = self.write.open_table(shard_log_definition(&name))?;
                 let mut start = 0;
                 for &(position, end) in ends {
                     let value = values.get(start..end).unwrap_or_default();
-                    self.shard_records.insert(&codec::shard_record_key(*log, position), value)?;
+                    records.insert(&codec::shard_record_key(*log, position), value)?;
                     start = end;
                 }
             }
             Operation::TrimRecords { log, before_position } => {
                 // The records below the position are one contiguous key range, removed leaf by leaf.
-                if *before_position > 0 {
+                let name = shard_log_table(*log);
+                if *before_position > 0 && table_exists(self.write, &name)? {
+                    let mut records = self.write.open_table(shard_log_definition(&name))?;
                     let first = codec::shard_record_key(*log, 0);
                     let end = codec::shard_record_key(*log, *before_position);
-                    self.shard_records.retain_in::<&[u8; 16], _>(&first..&end, |_, _| false)?;
+                    records.retain_in::<&[u8; 16], _>(&first..&end, |_, _| false)?;
                 }
             }
             Operation::DeleteShardLog { log } => {
-                let first = codec::shard_record_key(*log, 0);
-                let last = codec::shard_record_key(*log, u64::MAX);
-                self.shard_records.retain_in::<&[u8; 16], _>(&first..=&last, |_, _| false)?;
+                let name = shard_log_table(*log);
+                self.write.delete_table(shard_log_definition(&name))?;
             }
         }
         Ok(())
@@ -465,8 +517,17 @@ pub(crate) fn load(database: &Database) -> Result<Snapshot, StoreError> {
         }
     }
 
-    if let Some(records) = open_readable(&read, SHARD_RECORDS)? {
-        snapshot.shard_logs = shard_log_extents(&records)?;
+    let tables = read.list_tables().map_err(|e| storage_error(context, e))?;
+    let mut names: Vec<String> = tables
+        .map(|handle| handle.name().to_string())
+        .filter(|name| name.starts_with(SHARD_LOG_TABLE_PREFIX))
+        .collect();
+    // Table names carry the log id in 20 digits, so name order is log order.
+    names.sort();
+    for name in names {
+        if let Some(records) = open_readable(&read, shard_log_definition(&name))? {
+            snapshot.shard_logs.extend(shard_log_extents(&records)?);
+        }
     }
     Ok(snapshot)
 }
@@ -541,7 +602,8 @@ pub(crate) fn read_records(
         return Ok(out);
     }
     let read = database.begin_read().map_err(|e| storage_error(context, e))?;
-    let Some(records) = open_readable(&read, SHARD_RECORDS)? else { return Ok(out) };
+    let name = shard_log_table(log);
+    let Some(records) = open_readable(&read, shard_log_definition(&name))? else { return Ok(out) };
     let first = codec::shard_record_key(log, from_position);
     let last = codec::shard_record_key(log, u64::MAX);
     let mut bytes = 0usize;
@@ -572,7 +634,8 @@ pub(crate) fn find_position_at(
     arrival_ms: u64,
 ) -> Result<Option<u64>, StoreError> {
     let read = database.begin_read().map_err(|e| storage_error("searching a shard log", e))?;
-    let Some(records) = open_readable(&read, SHARD_RECORDS)? else { return Ok(None) };
+    let name = shard_log_table(log);
+    let Some(records) = open_readable(&read, shard_log_definition(&name))? else { return Ok(None) };
     let Some((first, first_arrival_ms)) = record_at_or_after(&records, log, 0)? else { return Ok(None) };
     if first_arrival_ms >= arrival_ms {
         return Ok(Some(first));
@@ -629,7 +692,7 @@ pub(crate) fn read_content(
 /// Opens a table for reading; a table that was never created reads as empty.
 fn open_readable<K: redb::Key + 'static, V: redb::Value + 'static>(
     read: &redb::ReadTransaction,
-    definition: TableDefinition<K, V>,
+    definition: TableDefinition<'_, K, V>,
 ) -> Result<Option<redb::ReadOnlyTable<K, V>>, StoreError> {
     match read.open_table(definition) {
         Ok(table) => Ok(Some(table)),

@@ -1,6 +1,6 @@
 //! Opening, locking, closing, ordering and corruption handling.
 
-use redb::ReadableDatabase as _;
+use redb::{ReadableDatabase as _, ReadableTable as _};
 use std::sync::Arc;
 use wharf_store::conformance::{message, queue_record, stream_record, subscription_record, topic_record};
 use wharf_store::{Mutation, ShardLogExtent, Store, StoreError};
@@ -190,7 +190,7 @@ async fn a_corrupt_record_is_reported_not_panicked_on() {
 fn a_newer_layout_version_is_refused() {
     let directory = tempfile::tempdir().expect("tempdir");
     drop(EmbeddedStore::open(directory.path()).expect("open"));
-    assert_eq!(LAYOUT_VERSION, 3);
+    assert_eq!(LAYOUT_VERSION, 4);
     rewrite_layout(directory.path(), LAYOUT_VERSION + 1, &[]);
     match EmbeddedStore::open(directory.path()) {
         Err(StoreError::Corrupt(message)) => assert!(message.contains("layout version"), "{message}"),
@@ -210,13 +210,13 @@ async fn a_layout_version_1_store_is_upgraded_and_keeps_its_messages() {
             .expect("commit");
         store.close().expect("close");
     }
-    rewrite_layout(directory.path(), 1, &["shared_content", "shared_references", "shard_records"]);
+    rewrite_layout(directory.path(), 1, &["shared_content", "shared_references"]);
     assert_eq!(stored_layout_version(directory.path()), vec![1]);
     let store = EmbeddedStore::open(directory.path()).expect("a version 1 store opens");
     assert_eq!(store.read_content(1, 1).expect("read"), Some(message(1, "kept").1));
     store.close().expect("close");
     drop(store);
-    assert_eq!(stored_layout_version(directory.path()), vec![3], "the upgrade is recorded");
+    assert_eq!(stored_layout_version(directory.path()), vec![4], "the upgrade is recorded");
 }
 
 #[tokio::test]
@@ -227,8 +227,8 @@ async fn a_layout_version_2_store_is_upgraded_and_gains_shard_logs() {
         store.submit(vec![Mutation::PutQueue(queue_record(1, "q")), put(1, 1, "kept")]).await.expect("commit");
         store.close().expect("close");
     }
-    // A version 2 file: everything but the shard records table.
-    rewrite_layout(directory.path(), 2, &["shard_records"]);
+    // A version 2 file: no shard records (layout 4 makes a table per log only when written).
+    rewrite_layout(directory.path(), 2, &[]);
     assert_eq!(stored_layout_version(directory.path()), vec![2]);
 
     let store = EmbeddedStore::open(directory.path()).expect("a version 2 store opens");
@@ -241,7 +241,7 @@ async fn a_layout_version_2_store_is_upgraded_and_gains_shard_logs() {
     store.submit(vec![Mutation::AppendRecords { log: 1, records: records.clone() }]).await.expect("commit");
     store.close().expect("close");
     drop(store);
-    assert_eq!(stored_layout_version(directory.path()), vec![3], "the upgrade is recorded");
+    assert_eq!(stored_layout_version(directory.path()), vec![4], "the upgrade is recorded");
 
     let store = EmbeddedStore::open(directory.path()).expect("reopen");
     assert_eq!(store.read_content(1, 1).expect("read"), Some(message(1, "kept").1));
@@ -250,6 +250,67 @@ async fn a_layout_version_2_store_is_upgraded_and_gains_shard_logs() {
         store.load().expect("load").shard_logs,
         vec![ShardLogExtent { log: 1, first_position: 1, last_position: 2, last_arrival_ms: 11 }]
     );
+}
+
+#[tokio::test]
+async fn a_layout_version_3_store_moves_its_shard_logs_into_tables_of_their_own() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let first = vec![stream_record(1, 10, "a", 5), stream_record(2, 11, "b", 6)];
+    let second = vec![stream_record(7, 12, "c", 7)];
+    {
+        let store = EmbeddedStore::open(directory.path()).expect("open");
+        store
+            .submit(vec![
+                Mutation::AppendRecords { log: 1, records: first.clone() },
+                Mutation::AppendRecords { log: 3, records: second.clone() },
+            ])
+            .await
+            .expect("commit");
+        store.close().expect("close");
+    }
+    // Layout 3 kept every log in one table, keyed by (log, position).
+    {
+        type Records<'a> = redb::TableDefinition<'a, &'static [u8; 16], &'static [u8]>;
+        let database = redb::Database::open(directory.path().join(DATABASE_FILE_NAME)).expect("redb open");
+        let write = database.begin_write().expect("write");
+        for log in [1u64, 3] {
+            let name = format!("shard_records/{log:020}");
+            let rows: Vec<([u8; 16], Vec<u8>)> = {
+                let table = write.open_table(Records::new(&name)).expect("log table");
+                let rows = table.iter().expect("iter").map(|row| {
+                    let (key, value) = row.expect("row");
+                    (*key.value(), value.value().to_vec())
+                });
+                rows.collect()
+            };
+            let mut legacy = write.open_table(Records::new("shard_records")).expect("legacy table");
+            for (key, value) in &rows {
+                legacy.insert(key, value.as_slice()).expect("insert");
+            }
+            drop(legacy);
+            assert!(write.delete_table(Records::new(&name)).expect("delete"));
+        }
+        write.open_table(INFO).expect("table").insert("layout_version", &[3u8][..]).expect("insert");
+        write.commit().expect("commit");
+    }
+    assert_eq!(stored_layout_version(directory.path()), vec![3]);
+    let store = EmbeddedStore::open(directory.path()).expect("a version 3 store opens");
+    assert_eq!(store.read_records(1, 0, 10, 1_000).expect("read"), first);
+    assert_eq!(store.read_records(3, 0, 10, 1_000).expect("read"), second);
+    assert_eq!(
+        store.load().expect("load").shard_logs,
+        vec![
+            ShardLogExtent { log: 1, first_position: 1, last_position: 2, last_arrival_ms: 11 },
+            ShardLogExtent { log: 3, first_position: 7, last_position: 7, last_arrival_ms: 12 },
+        ]
+    );
+    store.close().expect("close");
+    drop(store);
+    assert_eq!(stored_layout_version(directory.path()), vec![4], "the upgrade is recorded");
+    let database = redb::Database::open(directory.path().join(DATABASE_FILE_NAME)).expect("redb open");
+    let read = database.begin_read().expect("read");
+    let legacy: redb::TableDefinition<&[u8; 16], &[u8]> = redb::TableDefinition::new("shard_records");
+    assert!(read.open_table(legacy).is_err(), "the shared table is gone");
 }
 
 #[tokio::test]
