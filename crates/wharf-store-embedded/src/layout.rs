@@ -54,6 +54,9 @@ fn shard_log_definition(name: &str) -> TableDefinition<'_, &'static [u8; 16], &'
     TableDefinition::new(name)
 }
 
+/// One shard log's table, open in a write transaction.
+type ShardLogTable<'txn> = Table<'txn, &'static [u8; 16], &'static [u8]>;
+
 const LAYOUT_VERSION_KEY: &str = "layout_version";
 /// Which tables exist and how their keys are built. Values carry their own format byte.
 /// Version 2 added shared contents, version 3 shard record logs; a version 1 or 2 file is
@@ -238,7 +241,7 @@ fn split_legacy_shard_records(write: &WriteTransaction) -> Result<(), redb::Erro
     {
         let legacy = write.open_table(LEGACY_SHARD_RECORDS)?;
         // Keys are in (log, position) order: each log's records come as one run.
-        let mut current: Option<(ShardLogId, Table<'_, &'static [u8; 16], &'static [u8]>)> = None;
+        let mut current: Option<(ShardLogId, ShardLogTable<'_>)> = None;
         for entry in legacy.iter()? {
             let (key, value) = entry?;
             let (log, _) = codec::split_shard_record_key(key.value());
