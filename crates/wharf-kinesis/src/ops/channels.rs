@@ -345,19 +345,6 @@ fn invalid(message: impl Into<String>) -> KinesisError {
 
 /// AWS's rule for tags, beyond the model's lengths: Unicode letters, digits, white space and
 /// `_ . : / = + - @` only.
-fn check_tag_characters(tags: &BTreeMap<String, String>) -> Result<(), KinesisError> {
-    let allowed = |c: char| {
-        c.is_alphanumeric() || c.is_whitespace() || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
-    };
-    let mut texts = tags.iter().flat_map(|(key, value)| [key, value]);
-    if let Some(text) = texts.find(|text| !text.chars().all(allowed)) {
-        return Err(invalid(format!(
-            "Tag {text} contains characters other than Unicode letters, digits, white space and _ . : / = + - @."
-        )));
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Inputs.
 
@@ -1103,7 +1090,7 @@ pub async fn create_channel(context: &Context<'_>) -> Result<Value, KinesisError
         ));
     }
     let tags = input.tags.unwrap_or_default();
-    check_tag_characters(&tags)?;
+    super::tags::check_tag_characters(&tags)?;
     if tags.len() > TAGS_PER_CHANNEL_MAX {
         return Err(invalid(format!("A channel cannot have more than {TAGS_PER_CHANNEL_MAX} tags.")));
     }
@@ -1393,7 +1380,7 @@ pub async fn tag_channel(context: &Context<'_>) -> Result<Value, KinesisError> {
     }
     v.finish()?;
     let tags = input.tags.unwrap_or_default();
-    check_tag_characters(&tags)?;
+    super::tags::check_tag_characters(&tags)?;
     let (key, account, name) = channel_key_of(context, input.resource_arn.as_deref().unwrap_or_default())?;
     context
         .engine()

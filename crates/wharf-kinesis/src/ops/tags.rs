@@ -29,12 +29,8 @@ pub fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), KinesisError> {
             &format!("Member must have length less than or equal to {TAGS_PER_STREAM_MAX}"),
         ));
     }
+    check_tag_characters(tags)?;
     for (key, value) in tags {
-        if let Some(text) = [key, value].into_iter().find(|text| !text.chars().all(tag_char)) {
-            return Err(KinesisError::invalid(format!(
-                "Tag {text} contains characters other than Unicode letters, digits, white space and _ . : / = + - @."
-            )));
-        }
         if key.is_empty() || key.chars().count() > TAG_KEY_CHARS_MAX {
             return Err(KinesisError::invalid(format!(
                 "Tag key {key} must be between 1 and {TAG_KEY_CHARS_MAX} characters long."
@@ -49,9 +45,19 @@ pub fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), KinesisError> {
     Ok(())
 }
 
-/// The characters tag keys and values may hold.
-fn tag_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+/// Refuses tag keys and values with characters other than Unicode letters, digits, white space
+/// and `_ . : / = + - @` (streams and channels alike).
+pub fn check_tag_characters(tags: &BTreeMap<String, String>) -> Result<(), KinesisError> {
+    let allowed = |c: char| {
+        c.is_alphanumeric() || c.is_whitespace() || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+    };
+    let mut texts = tags.iter().flat_map(|(key, value)| [key, value]);
+    if let Some(text) = texts.find(|text| !text.chars().all(allowed)) {
+        return Err(KinesisError::invalid(format!(
+            "Tag {text} contains characters other than Unicode letters, digits, white space and _ . : / = + - @."
+        )));
+    }
+    Ok(())
 }
 
 fn check_tag_keys(keys: &[String]) -> Result<(), KinesisError> {
