@@ -57,7 +57,7 @@ impl Admin {
 
     fn health(&self) -> Bytes {
         let storage = if self.durable { "embedded" } else { "memory" };
-        let services = serde_json::json!({"sqs": "ok", "sns": "ok"});
+        let services = serde_json::json!({"sqs": "ok", "sns": "ok", "kinesis": "ok"});
         Bytes::from(serde_json::json!({"status": "ok", "storage": storage, "services": services}).to_string())
     }
 

@@ -36,6 +36,7 @@ async fn ready_line_health_and_metrics() {
     assert_eq!(health["status"], "ok");
     assert_eq!(health["storage"], "embedded");
     assert_eq!(health["services"]["sqs"], "ok");
+    assert_eq!(health["services"]["kinesis"], "ok");
 
     let client = process.client();
     let url = client.create_queue().queue_name("metered").send().await.unwrap().queue_url.unwrap();
