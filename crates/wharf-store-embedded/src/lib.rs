@@ -19,8 +19,9 @@
 //! - `faults`: the disk seam, a redb `StorageBackend` that injects faults ([`DiskFaults`]).
 //! - `overlay`: the read-only view of the file a poisoned store keeps reading from.
 //!
-//! Data directory: `wharf.lock` (advisory lock held while open, holding the owner's pid) and
-//! `wharf.redb` (the database).
+//! Data directory: `wharf.lock` (advisory lock held while open, holding the owner's pid),
+//! `wharf.redb` (the database), and briefly `wharf.probe` while a poisoned store checks whether
+//! the disk takes writes again.
 
 mod codec;
 mod faults;
@@ -35,6 +36,7 @@ pub use writer::CommitStats;
 
 use faults::FaultyBackend;
 use redb::backends::FileBackend;
+use redb::StorageBackend as _;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -47,6 +49,11 @@ use writer::{Job, Shared};
 pub const DATABASE_FILE_NAME: &str = "wharf.redb";
 /// The lock file inside the data directory.
 pub const LOCK_FILE_NAME: &str = "wharf.lock";
+/// The file [`EmbeddedStore::disk_accepts_writes`] writes and removes.
+pub const PROBE_FILE_NAME: &str = "wharf.probe";
+/// How much that probe writes: more than a typical group commit adds to the file, so a disk
+/// with room for the probe likely has room for the next commits too.
+pub const PROBE_BYTES: usize = 1024 * 1024;
 
 /// How to open an [`EmbeddedStore`].
 #[derive(Debug, Clone)]
@@ -70,6 +77,7 @@ pub struct EmbeddedStore {
     shared: Arc<Shared>,
     writer: Mutex<Option<JoinHandle<()>>>,
     directory: PathBuf,
+    faults: Option<DiskFaults>,
     _lock: DirectoryLock,
 }
 
@@ -99,7 +107,7 @@ impl EmbeddedStore {
         let backend = FileBackend::new(file).map_err(|error| open_error(&database_path, error))?;
         let mut builder = redb::Builder::new();
         builder.set_cache_size(options.cache_size_bytes);
-        let database = match options.faults {
+        let database = match options.faults.clone() {
             Some(faults) => builder.create_with_backend(FaultyBackend::new(backend, faults)),
             None => builder.create_with_backend(backend),
         }
@@ -118,7 +126,13 @@ impl EmbeddedStore {
             .spawn(move || writer::run(writer_shared, database))
             .map_err(|error| StoreError::Io(format!("cannot start the storage writer thread: {error}")))?;
         tracing::info!(directory = %directory.display(), "opened embedded store");
-        Ok(EmbeddedStore { shared, writer: Mutex::new(Some(writer)), directory: directory.to_path_buf(), _lock: lock })
+        Ok(EmbeddedStore {
+            shared,
+            writer: Mutex::new(Some(writer)),
+            directory: directory.to_path_buf(),
+            faults: options.faults,
+            _lock: lock,
+        })
     }
 
     /// The data directory this store was opened on.
@@ -129,6 +143,37 @@ impl EmbeddedStore {
     /// Why the store refuses writes, if it does.
     pub fn poison_reason(&self) -> Option<String> {
         self.shared.poison_reason().cloned()
+    }
+
+    /// Whether the data directory's disk takes writes again: writes [`PROBE_BYTES`] to
+    /// [`PROBE_FILE_NAME`], fsyncs them and removes the file. A poisoned store never writes
+    /// again; this is how its owner learns that reopening the directory can succeed (a full disk
+    /// has room again). Blocking; goes through the fault seam when the store has one.
+    pub fn disk_accepts_writes(&self) -> bool {
+        let path = self.directory.join(PROBE_FILE_NAME);
+        let data = vec![0u8; PROBE_BYTES];
+        let written =
+            OpenOptions::new().write(true).create(true).truncate(true).open(&path).and_then(|file| {
+                match &self.faults {
+                    Some(faults) => {
+                        let backend = FileBackend::new(file).map_err(std::io::Error::other)?;
+                        let backend = FaultyBackend::new(backend, faults.clone());
+                        backend.write(0, &data).and_then(|()| backend.sync_data())
+                    }
+                    None => {
+                        let mut file = file;
+                        file.write_all(&data).and_then(|()| file.sync_data())
+                    }
+                }
+            });
+        let removed = std::fs::remove_file(&path);
+        match (written, removed) {
+            (Ok(()), Ok(())) => true,
+            (written, removed) => {
+                tracing::debug!(?written, ?removed, path = %path.display(), "the disk still refuses writes");
+                false
+            }
+        }
     }
 
     /// What the writer has committed so far.

@@ -14,6 +14,7 @@ use wharf_domain::Engine;
 use wharf_sns::senders::{Channel, Recorder};
 use wharf_sns::signing::Signer;
 use wharf_sns::SIGNING_CERT_PATH;
+use wharf_store_embedded::EmbeddedStore;
 
 /// Recorded SMS messages; `?PhoneNumber=` narrows them to one number.
 pub const SMS_MESSAGES_PATH: &str = "sns/sms-messages";
@@ -24,7 +25,8 @@ pub const SMS_OPT_OUT_PATH: &str = "sns/sms-opt-outs";
 
 pub struct Admin {
     engine: Arc<Engine>,
-    durable: bool,
+    /// The embedded store, whose refusal to write health reports; `None` in memory.
+    store: Option<Arc<EmbeddedStore>>,
     signer: Arc<Signer>,
     recorder: Arc<Recorder>,
 }
@@ -50,15 +52,34 @@ fn recorder() -> Option<&'static PrometheusHandle> {
 }
 
 impl Admin {
-    pub fn new(engine: Arc<Engine>, durable: bool, signer: Arc<Signer>, recorder: Arc<Recorder>) -> Self {
+    pub fn new(
+        engine: Arc<Engine>,
+        store: Option<Arc<EmbeddedStore>>,
+        signer: Arc<Signer>,
+        recorder: Arc<Recorder>,
+    ) -> Self {
         self::recorder();
-        Admin { engine, durable, signer, recorder }
+        Admin { engine, store, signer, recorder }
     }
 
-    fn health(&self) -> Bytes {
-        let storage = if self.durable { "embedded" } else { "memory" };
+    /// 200 with `"status": "ok"`, or 503 with `"status": "degraded"` and the reason while the
+    /// store refuses writes (reads keep working; writes get retryable errors until it recovers).
+    fn health(&self) -> AdminReply {
+        let storage = if self.store.is_some() { "embedded" } else { "memory" };
         let services = serde_json::json!({"sqs": "ok", "sns": "ok", "kinesis": "ok"});
-        Bytes::from(serde_json::json!({"status": "ok", "storage": storage, "services": services}).to_string())
+        match self.store.as_ref().and_then(|store| store.poison_reason()) {
+            None => json(200, serde_json::json!({"status": "ok", "storage": storage, "services": services})),
+            Some(reason) => json(
+                503,
+                serde_json::json!({
+                    "status": "degraded",
+                    "storage": storage,
+                    "storage_writes": "refused",
+                    "reason": reason,
+                    "services": services,
+                }),
+            ),
+        }
     }
 
     fn metrics(&self) -> Bytes {
@@ -125,7 +146,7 @@ impl AdminHandler for Admin {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<AdminReply>> + Send + 'a>> {
         Box::pin(async move {
             match request.path {
-                "health" => Some((200, "application/json", self.health())),
+                "health" => Some(self.health()),
                 "metrics" => Some((200, "text/plain; version=0.0.4", self.metrics())),
                 SMS_MESSAGES_PATH => Some(self.recorded(request, Channel::Sms, "PhoneNumber")),
                 PUSH_MESSAGES_PATH => Some(self.recorded(request, Channel::Push, "EndpointArn")),

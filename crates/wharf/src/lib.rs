@@ -10,6 +10,7 @@ pub mod config;
 use anyhow::Context as _;
 use config::Config;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use wharf_aws::auth::{Authenticator, User};
@@ -24,7 +25,7 @@ use wharf_sns::SnsService;
 use wharf_sqs::SqsService;
 use wharf_store::memory::MemoryStore;
 use wharf_store::Store;
-use wharf_store_embedded::EmbeddedStore;
+use wharf_store_embedded::{DiskFaults, EmbeddedOptions, EmbeddedStore};
 
 /// Where, inside the data directory, the SNS signing key and certificate are kept.
 const SIGNING_KEY_DIR: &str = "sns-signing";
@@ -32,10 +33,43 @@ const SIGNING_KEY_DIR: &str = "sns-signing";
 /// How often messages past their retention period are dropped from idle queues.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How often a server whose storage refuses writes checks whether the disk takes writes again.
+const RECOVERY_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest wait between checks, reached by doubling while recoveries keep failing at once.
+const RECOVERY_PROBE_INTERVAL_MAX: Duration = Duration::from_secs(30);
+/// A recovery that fails again sooner than this doubles the wait before the next one.
+const RECOVERY_STABLE: Duration = Duration::from_secs(60);
+
 /// A running server.
+///
+/// It serves through one generation at a time: a storage engine, the domain engine loaded from
+/// it, the services and their background tasks. When the embedded store has refused writes (a
+/// full or failing disk) and the disk takes writes again, the server stops that generation and
+/// starts a new one on the same listener from what is on disk, exactly as a restart would, so
+/// memory never disagrees with the disk. Connections that arrive meanwhile wait in the
+/// listener's backlog.
 pub struct Server {
     pub local_addr: SocketAddr,
-    pub engine: Arc<Engine>,
+    engine: tokio::sync::watch::Receiver<Option<Arc<Engine>>>,
+    recoveries: Arc<AtomicU64>,
+    stop: tokio::sync::watch::Sender<bool>,
+    supervising: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// What every generation is started from.
+struct Setup {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    disk_faults: Option<DiskFaults>,
+    /// Bound once; each generation accepts on a clone of it.
+    listener: std::net::TcpListener,
+}
+
+/// One storage engine and everything serving from it.
+struct Generation {
+    engine: Arc<Engine>,
+    /// The embedded store, watched for refused writes; `None` on the in-memory engine.
+    store: Option<Arc<EmbeddedStore>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     serving: tokio::task::JoinHandle<()>,
     sweeping: tokio::task::JoinHandle<()>,
@@ -54,15 +88,121 @@ impl Server {
     }
 
     pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
+        Self::start_with_disk_faults(config, clock, None).await
+    }
+
+    /// Starts with the embedded store's disk behind the fault-injecting seam `disk_faults`
+    /// controls (for tests of disk failures and recovery).
+    pub async fn start_with_disk_faults(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        disk_faults: Option<DiskFaults>,
+    ) -> anyhow::Result<Server> {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let local_addr = listener.local_addr()?;
-        let store: Arc<dyn Store> = match &config.data_dir {
-            Some(dir) => Arc::new(
-                EmbeddedStore::open(dir)
-                    .map_err(|error| anyhow::anyhow!("cannot use data dir {}: {error}", dir.display()))?,
-            ),
+        let setup = Setup { config, clock, disk_faults, listener: listener.into_std()? };
+        let generation = Generation::start(&setup).await?;
+        let (engine_sender, engine) = tokio::sync::watch::channel(Some(generation.engine.clone()));
+        let (stop, stop_requested) = tokio::sync::watch::channel(false);
+        let recoveries = Arc::new(AtomicU64::new(0));
+        let supervising = tokio::spawn(supervise(setup, generation, engine_sender, stop_requested, recoveries.clone()));
+        Ok(Server { local_addr, engine, recoveries, stop, supervising })
+    }
+
+    /// The domain engine serving now; `None` only while the server restarts itself after its
+    /// storage recovered.
+    pub fn engine(&self) -> Option<Arc<Engine>> {
+        self.engine.borrow().clone()
+    }
+
+    /// How many times the server has restarted itself on its stored state after the disk took
+    /// writes again.
+    pub fn recoveries(&self) -> u64 {
+        self.recoveries.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting, lets in-flight requests finish (long polls return empty at once), then
+    /// flushes and closes storage.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.stop.send_replace(true);
+        drop(self.engine);
+        self.supervising.await.context("server task failed")?
+    }
+}
+
+/// Runs generations until shutdown: one from the start, and a new one each time the store
+/// refused writes and the disk takes writes again.
+async fn supervise(
+    setup: Setup,
+    mut generation: Generation,
+    engine: tokio::sync::watch::Sender<Option<Arc<Engine>>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    recoveries: Arc<AtomicU64>,
+) -> anyhow::Result<()> {
+    let mut wait = RECOVERY_PROBE_INTERVAL;
+    let mut last_recovery: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => break,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let Some(store) = generation.store.clone() else { continue };
+        let Some(reason) = store.poison_reason() else { continue };
+        let accepts = tokio::task::spawn_blocking(move || store.disk_accepts_writes()).await.unwrap_or(false);
+        if !accepts {
+            continue;
+        }
+        tracing::warn!(%reason, "the disk takes writes again; restarting on the stored state");
+        engine.send_replace(None);
+        if let Err(error) = generation.stop().await {
+            tracing::warn!(error = %format!("{error:#}"), "stopping the generation whose storage failed");
+        }
+        generation = loop {
+            match Generation::start(&setup).await {
+                Ok(started) => break started,
+                Err(error) => {
+                    tracing::error!(error = %format!("{error:#}"), "cannot restart on the stored state yet");
+                    tokio::select! {
+                        _ = stop.wait_for(|stop| *stop) => return Ok(()),
+                        _ = tokio::time::sleep(RECOVERY_PROBE_INTERVAL) => {}
+                    }
+                }
+            }
+        };
+        engine.send_replace(Some(generation.engine.clone()));
+        recoveries.fetch_add(1, Ordering::Relaxed);
+        tracing::info!("serving again after the storage failure");
+        wait = match last_recovery {
+            Some(at) if at.elapsed() < RECOVERY_STABLE => (wait * 2).min(RECOVERY_PROBE_INTERVAL_MAX),
+            _ => RECOVERY_PROBE_INTERVAL,
+        };
+        last_recovery = Some(tokio::time::Instant::now());
+    }
+    engine.send_replace(None);
+    generation.stop().await
+}
+
+impl Generation {
+    /// Opens storage, loads the domain from it, provisions configured queues and starts serving
+    /// on a clone of the listener.
+    async fn start(setup: &Setup) -> anyhow::Result<Generation> {
+        let config = &setup.config;
+        let clock = setup.clock.clone();
+        let listener = tokio::net::TcpListener::from_std(setup.listener.try_clone()?)?;
+        let embedded = match &config.data_dir {
+            Some(dir) => {
+                let options = EmbeddedOptions { faults: setup.disk_faults.clone(), ..EmbeddedOptions::default() };
+                Some(Arc::new(
+                    EmbeddedStore::open_with_options(dir, options)
+                        .map_err(|error| anyhow::anyhow!("cannot use data dir {}: {error}", dir.display()))?,
+                ))
+            }
+            None => None,
+        };
+        let store: Arc<dyn Store> = match &embedded {
+            Some(embedded) => embedded.clone(),
             None => Arc::new(MemoryStore::new()),
         };
         let options =
@@ -107,7 +247,7 @@ impl Server {
         // SMS and push messages are recorded for reading back under /_wharf/sns/ (and forwarded
         // to sns.mobile_webhook when one is configured).
         let recorder = Arc::new(Recorder::new());
-        let admin = Arc::new(admin::Admin::new(engine.clone(), config.data_dir.is_some(), signer, recorder.clone()));
+        let admin = Arc::new(admin::Admin::new(engine.clone(), embedded.clone(), signer, recorder.clone()));
         let edge = Edge::new(
             services,
             Authenticator::new(users, config.account_id.clone()),
@@ -165,31 +305,39 @@ impl Server {
         let serving = tokio::spawn(edge.serve(listener, async move {
             let _ = shutdown_requested.wait_for(|stop| *stop).await;
         }));
-        Ok(Server { local_addr, engine, shutdown, serving, sweeping, delivering })
+        Ok(Generation { engine, store: embedded, shutdown, serving, sweeping, delivering })
     }
 
-    /// Stops accepting, lets in-flight requests finish (long polls return empty at once), then
-    /// flushes and closes storage.
-    pub async fn shutdown(self) -> anyhow::Result<()> {
-        self.engine.begin_shutdown();
-        self.shutdown.send_replace(true);
-        self.serving.await.context("server task failed")?;
-        self.sweeping.await.context("sweeper task failed")?;
-        self.delivering.await.context("SNS delivery task failed")?;
-        self.engine.persist_leases().await.context("cannot persist receive counts")?;
-        self.engine.close().context("cannot flush storage")?;
+    /// Stops accepting on this generation's listener clone, lets in-flight requests finish
+    /// (long polls return empty at once), flushes and closes storage, and waits for connection
+    /// tasks to let go of it so the data directory is free for the next opener.
+    async fn stop(self) -> anyhow::Result<()> {
+        let Generation { engine, store, shutdown, serving, sweeping, delivering } = self;
+        drop(store);
+        engine.begin_shutdown();
+        shutdown.send_replace(true);
+        serving.await.context("server task failed")?;
+        sweeping.await.context("sweeper task failed")?;
+        delivering.await.context("SNS delivery task failed")?;
+        let flushed = async {
+            engine.persist_leases().await.context("cannot persist receive counts")?;
+            engine.close().context("cannot flush storage")
+        }
+        .await;
         // Connection tasks drop their handles just after the drain; once the last one is gone the
         // store closes and the data directory is free for the next server.
         let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
-        let mut engine = self.engine;
-        while tokio::time::Instant::now() < deadline {
+        let mut engine = engine;
+        loop {
             match Arc::try_unwrap(engine) {
-                Ok(_) => return Ok(()),
+                Ok(_) => return flushed,
                 Err(shared) => engine = shared,
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("storage is still referenced after shutdown; it closes when the last user ends");
+                return flushed;
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        tracing::warn!("storage is still referenced after shutdown; it closes when the last user ends");
-        Ok(())
     }
 }

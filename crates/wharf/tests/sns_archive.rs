@@ -77,7 +77,8 @@ async fn archived_publications_replay_to_a_new_subscription() {
     assert_eq!(attributes["BeginningArchiveTime"], iso(START_MS));
     let archive = server
         .server
-        .engine
+        .engine()
+        .expect("serving")
         .all_queues()
         .into_iter()
         .find(|queue| queue.account == OUTBOX_ACCOUNT && queue.name.ends_with("-archive"));
@@ -183,7 +184,14 @@ async fn archive_and_replay_policies_are_validated() {
 
     // Archiving on, then off: the archive goes with the policy.
     let archives = |server: &TestServer| {
-        server.server.engine.all_queues().iter().filter(|queue| queue.name.ends_with("-archive")).count()
+        server
+            .server
+            .engine()
+            .expect("serving")
+            .all_queues()
+            .iter()
+            .filter(|queue| queue.name.ends_with("-archive"))
+            .count()
     };
     sns.set_topic_attributes()
         .topic_arn(&fifo)

@@ -229,7 +229,7 @@ async fn firehose_deliveries_are_kept_in_the_outbox() {
         .await
         .unwrap();
     sns.publish().topic_arn(&topic_arn).message("for the stream").send().await.unwrap();
-    let engine = &server.server.engine;
+    let engine = &server.server.engine().expect("serving");
     let outbox = engine.queue(wharf_sns::delivery::OUTBOX_ACCOUNT, wharf_sns::delivery::OUTBOX_QUEUE).unwrap();
     let counts = engine.counts(&outbox);
     assert_eq!(counts.visible + counts.leased, 1, "{counts:?}");

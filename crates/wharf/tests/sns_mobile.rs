@@ -448,7 +448,7 @@ async fn sms_attributes_are_merged_and_checked() {
 async fn opted_out_numbers_are_checked_listed_paged_and_opted_in() {
     let server = TestServer::start().await;
     let sns = server.sns();
-    let engine = &server.server.engine;
+    let engine = &server.server.engine().expect("serving");
     let number = "+15555550100";
     let checked = sns.check_if_phone_number_is_opted_out().phone_number(number).send().await.unwrap();
     assert!(!checked.is_opted_out());
@@ -536,7 +536,7 @@ async fn sandbox_and_origination_number_errors_and_paging() {
     let server = TestServer::start().await;
     let sns = server.sns();
     let opted_out = "+15555550150";
-    wharf_sns::opt_out_phone_number(&server.server.engine, ACCOUNT, opted_out).await.unwrap();
+    wharf_sns::opt_out_phone_number(&server.server.engine().expect("serving"), ACCOUNT, opted_out).await.unwrap();
     let error = sns.create_sms_sandbox_phone_number().phone_number(opted_out).send().await.unwrap_err();
     assert_eq!((code(&error).as_str(), status_of(&error)), ("OptedOut", 400));
     for bad in ["+1234567", "1234567890", "+1-555-0100", "+123456789012345678901"] {
@@ -618,7 +618,9 @@ async fn applications_endpoints_and_numbers_belong_to_the_callers_account() {
     alice.set_sms_attributes().attributes("DefaultSMSType", "Promotional").send().await.unwrap();
     let bobs = bob.get_sms_attributes().send().await.unwrap();
     assert!(bobs.attributes().is_none_or(|attributes| attributes.is_empty()));
-    wharf_sns::opt_out_phone_number(&server.server.engine, "111111111111", "+15555550160").await.unwrap();
+    wharf_sns::opt_out_phone_number(&server.server.engine().expect("serving"), "111111111111", "+15555550160")
+        .await
+        .unwrap();
     let checked = bob.check_if_phone_number_is_opted_out().phone_number("+15555550160").send().await.unwrap();
     assert!(!checked.is_opted_out(), "an opt-out is per account");
     let checked = alice.check_if_phone_number_is_opted_out().phone_number("+15555550160").send().await.unwrap();
@@ -650,7 +652,7 @@ async fn mobile_and_sms_state_survives_a_restart() {
         .endpoint_arn
         .unwrap();
     sns.set_sms_attributes().attributes("DefaultSMSType", "Transactional").send().await.unwrap();
-    wharf_sns::opt_out_phone_number(&server.server.engine, ACCOUNT, "+15555550170").await.unwrap();
+    wharf_sns::opt_out_phone_number(&server.server.engine().expect("serving"), ACCOUNT, "+15555550170").await.unwrap();
     sns.create_sms_sandbox_phone_number().phone_number("+15555550171").send().await.unwrap();
     let password = password_sent_to(&server, "+15555550171").await;
 

@@ -120,7 +120,7 @@ pub async fn platform_endpoint(sns: &aws_sdk_sns::Client, application_arn: &str,
 /// Waits until the SNS delivery outbox holds nothing: every delivery queued so far was handed
 /// over (to an endpoint or the SMS and push recorder) or dropped.
 pub async fn sns_outbox_drained(server: &TestServer) {
-    let engine = &server.server.engine;
+    let engine = server.server.engine().expect("serving");
     let outbox = engine.queue(wharf_sns::delivery::OUTBOX_ACCOUNT, wharf_sns::delivery::OUTBOX_QUEUE).expect("outbox");
     tokio::time::timeout(HANG_TIMEOUT, async {
         loop {
