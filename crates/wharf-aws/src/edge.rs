@@ -5,7 +5,7 @@
 //! Routing: `X-Amz-Target: <Prefix>.<Operation>` selects an awsJson service by prefix; otherwise
 //! an `Action` parameter (query string or form body) selects an awsQuery service by the SigV4
 //! signing name, else by `Version`, else the first service. Paths under `/_wharf/` go to the
-//! admin handler.
+//! admin handler, authenticated like service requests unless the handler calls them public.
 
 use crate::auth::Authenticator;
 use crate::service::{AwsRequest, AwsResponse, AwsService, EdgeError, Protocol};
@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
-/// A request for a `/_wharf/…` path; admin requests carry no body.
+/// A request for a `/_wharf/…` path; admin handlers read no body (a signed body is verified).
 #[derive(Debug, Clone, Copy)]
 pub struct AdminRequest<'a> {
     pub method: &'a str,
@@ -37,6 +37,10 @@ pub type AdminReply = (u16, &'static str, Bytes);
 
 /// Serves `/_wharf/…` paths.
 pub trait AdminHandler: Send + Sync + 'static {
+    /// Whether `path` (after `/_wharf/`) is served to anyone. Every other admin path needs, once
+    /// users are configured, a SigV4 signature from one of them, like the services themselves.
+    fn is_public(&self, path: &str) -> bool;
+
     /// Returns the reply, or `None` for an unknown path.
     fn handle<'a>(
         &'a self,
@@ -163,6 +167,26 @@ impl Edge {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path().to_string();
         if let Some(admin_path) = path.strip_prefix(ADMIN_PREFIX) {
+            if !self.admin.is_public(admin_path) {
+                let verified = match self.read_body(&parts.headers, body).await {
+                    Ok(body) => {
+                        let headers = signed_headers(&parts);
+                        let request = RequestToVerify {
+                            method: parts.method.as_str(),
+                            path: &path,
+                            query: parts.uri.query().unwrap_or(""),
+                            headers: &headers,
+                            body: &body,
+                        };
+                        self.authenticator.authenticate(&request, unix_seconds())
+                    }
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = verified {
+                    let body = serde_json::json!({ "Error": error.code, "Message": error.message }).to_string();
+                    return plain_response(error.status, "application/json", Bytes::from(body));
+                }
+            }
             let request = AdminRequest {
                 method: parts.method.as_str(),
                 path: admin_path,
@@ -185,33 +209,20 @@ impl Edge {
             Ok(routed) => routed,
             Err((service, error)) => return self.reject(protocol, service, &error, &request_id),
         };
-        let header_pairs: Vec<(&str, &str)> = parts
-            .headers
-            .iter()
-            .filter_map(|(name, value)| value.to_str().ok().map(|value| (name.as_str(), value)))
-            .collect();
         let host = header(&parts.headers, "host").or(parts.uri.authority().map(|authority| authority.as_str()));
-        let host_pair;
-        let mut signed_headers = header_pairs;
-        if header(&parts.headers, "host").is_none() {
-            // HTTP/2 carries the host as :authority, but signers sign it as `host`.
-            if let Some(authority) = parts.uri.authority() {
-                host_pair = ("host", authority.as_str());
-                signed_headers.push(host_pair);
-            }
-        }
-        let to_verify = RequestToVerify {
-            method: parts.method.as_str(),
-            path: &path,
-            query: query_string,
-            headers: &signed_headers,
-            body: &body,
-        };
         let unsigned = header(&parts.headers, "authorization").is_none() && !query_string.contains("X-Amz-Signature=");
         let caller = if unsigned && service.allows_unsigned(&operation) {
             self.authenticator.unsigned_caller()
         } else {
-            match self.authenticator.authenticate(&to_verify, unix_seconds()) {
+            let headers = signed_headers(&parts);
+            let request = RequestToVerify {
+                method: parts.method.as_str(),
+                path: &path,
+                query: query_string,
+                headers: &headers,
+                body: &body,
+            };
+            match self.authenticator.authenticate(&request, unix_seconds()) {
                 Ok(caller) => caller,
                 Err(error) => return self.reject(protocol, Some(service.clone()), &error, &request_id),
             }
@@ -386,6 +397,22 @@ fn into_http(response: AwsResponse, request_id: &str) -> Response<EdgeBody> {
         None => EdgeBody::Left(Full::new(response.body)),
     };
     builder.body(body).unwrap_or_else(|_| internal_error())
+}
+
+/// The headers a signature covers. HTTP/2 carries the host as `:authority`, but signers sign it
+/// as `host`, so it is added as one when missing.
+fn signed_headers(parts: &http::request::Parts) -> Vec<(&str, &str)> {
+    let mut headers: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| value.to_str().ok().map(|value| (name.as_str(), value)))
+        .collect();
+    if header(&parts.headers, "host").is_none() {
+        if let Some(authority) = parts.uri.authority() {
+            headers.push(("host", authority.as_str()));
+        }
+    }
+    headers
 }
 
 fn plain_response(status: u16, content_type: &'static str, body: Bytes) -> Response<EdgeBody> {

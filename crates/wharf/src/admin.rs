@@ -140,6 +140,12 @@ impl Admin {
 }
 
 impl AdminHandler for Admin {
+    /// Health and metrics are for probes and scrapers, and the signing certificate is what every
+    /// SNS subscriber must fetch; the recorded messages and the opt-out hook are data.
+    fn is_public(&self, path: &str) -> bool {
+        matches!(path, "health" | "metrics") || Some(path) == SIGNING_CERT_PATH.strip_prefix("/_wharf/")
+    }
+
     fn handle<'a>(
         &'a self,
         request: AdminRequest<'a>,

@@ -262,3 +262,57 @@ async fn without_users_anything_is_accepted_in_the_default_account() {
     bodies.sort();
     assert_eq!(bodies, ["unsigned json", "unsigned query"]);
 }
+
+/// A GET of `path_and_query` signed by `key`/`secret` with wharf-aws's signer.
+async fn signed_admin_get(server: &TestServer, path_and_query: &str, key: &str, secret: &str) -> common::RawResponse {
+    let host = server.endpoint.trim_start_matches("http://").to_string();
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let unsigned = [("host", host.as_str())];
+    let request = wharf_aws::sigv4::RequestToVerify { method: "GET", path, query, headers: &unsigned, body: b"" };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let params = wharf_aws::sigv4::SigningParams {
+        access_key_id: key,
+        secret_access_key: secret,
+        session_token: None,
+        region: "us-east-1",
+        service: "sns",
+        unix_seconds: now,
+    };
+    let signature = wharf_aws::sigv4::sign(&request, &params);
+    let headers: Vec<(&str, &str)> = signature.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    raw_request(&server.endpoint, false, "GET", path_and_query, &headers, "").await
+}
+
+#[tokio::test]
+async fn admin_data_endpoints_need_a_signature_once_users_are_configured() {
+    let server = start_with_users().await;
+    // Probes, scrapers and SNS subscribers reach these without credentials.
+    for path in ["/_wharf/health", "/_wharf/metrics", wharf_sns::SIGNING_CERT_PATH] {
+        let reply = raw_request(&server.endpoint, false, "GET", path, &[], "").await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+    }
+    // Recorded SMS messages and the opt-out hook are data: unsigned or forged requests are refused.
+    let unsigned = raw_request(&server.endpoint, false, "GET", "/_wharf/sns/sms-messages", &[], "").await;
+    assert_eq!(unsigned.status, 403, "{}", unsigned.text());
+    assert_eq!(unsigned.json()["Error"], "MissingAuthenticationToken");
+    let opt_out = "/_wharf/sns/sms-opt-outs?AccountId=111111111111&PhoneNumber=%2B15555550100";
+    let unsigned = raw_request(&server.endpoint, false, "POST", opt_out, &[], "").await;
+    assert_eq!(unsigned.status, 403);
+    let forged = signed_admin_get(&server, "/_wharf/sns/sms-messages", ALICE_KEY, "not-alices-secret").await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(forged.json()["Error"], "SignatureDoesNotMatch");
+    let unknown = signed_admin_get(&server, "/_wharf/sns/sms-messages", "AKIDNOBODY000000", "x").await;
+    assert_eq!(unknown.status, 403);
+    // A configured user's signature opens them.
+    let signed =
+        signed_admin_get(&server, "/_wharf/sns/sms-messages?PhoneNumber=%2B15555550100", ALICE_KEY, ALICE_SECRET).await;
+    assert_eq!(signed.status, 200, "{}", signed.text());
+    assert_eq!(signed.json()["Messages"], json!([]));
+}
+
+#[tokio::test]
+async fn admin_data_endpoints_are_open_without_configured_users() {
+    let server = TestServer::start().await;
+    let reply = raw_request(&server.endpoint, false, "GET", "/_wharf/sns/sms-messages", &[], "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
