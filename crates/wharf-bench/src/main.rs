@@ -26,6 +26,9 @@ mod kinesis;
 mod kinesis_api;
 mod query;
 mod report;
+mod scale;
+mod scale_kinesis;
+mod scale_sqs;
 mod scenario;
 mod sns;
 mod sqs;
@@ -71,6 +74,16 @@ enum Command {
     /// --duration seconds, reads every shard back from TRIM_HORIZON with GetRecords, checks
     /// that every record written is read exactly once, and deletes the stream.
     Kinesis(KinesisArgs),
+    /// Starts its own `wharf` on a fresh data dir: creates --queues queues with one message
+    /// each, pages ListQueues, restarts the server and checks everything survived (RSS, restart
+    /// time).
+    ScaleQueues(scale_sqs::ScaleQueuesArgs),
+    /// Starts its own `wharf` on a fresh data dir: fills a queue with --messages messages, then
+    /// RSS per queued message, disk, restart time until messages are served, a checked sample.
+    Backlog(scale_sqs::BacklogArgs),
+    /// Starts its own `wharf` on a fresh data dir: fills a --shards stream with --bytes, then
+    /// disk against data, GetRecords latency at head, tail and LATEST, RSS, restart time.
+    StreamScale(scale_kinesis::StreamScaleArgs),
 }
 
 /// Where the endpoint is and how to sign for it; shared by every service's subcommand.
@@ -309,6 +322,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sqs(args) => run_sqs(args).await,
         Command::Sns(args) => run_sns(args).await,
         Command::Kinesis(args) => run_kinesis(args).await,
+        Command::ScaleQueues(args) => {
+            let json = args.server.json;
+            Ok(finish(&scale_sqs::run_scale_queues(args).await?, json, "failed checks"))
+        }
+        Command::Backlog(args) => {
+            let json = args.server.json;
+            Ok(finish(&scale_sqs::run_backlog(args).await?, json, "failed checks"))
+        }
+        Command::StreamScale(args) => {
+            let json = args.server.json;
+            Ok(finish(&scale_kinesis::run_stream_scale(args).await?, json, "failed checks"))
+        }
     }
 }
 
