@@ -432,9 +432,9 @@ impl Engine {
     ///
     /// On a FIFO queue a message whose deduplication key was accepted within the window is not
     /// appended; its result is the original message. Results keep the order of `messages`.
-    pub async fn send(&self, queue: &Queue, messages: Vec<NewMessage>) -> Result<Vec<SentMessage>, DomainError> {
+    pub async fn send(&self, queue: &Arc<Queue>, messages: Vec<NewMessage>) -> Result<Vec<SentMessage>, DomainError> {
         let now_ms = self.clock.now_ms();
-        let (appended, commit) = {
+        let (mut appended, commit) = {
             let mut state = queue.lock();
             if state.deleted {
                 return Err(DomainError::QueueDoesNotExist);
@@ -445,12 +445,9 @@ impl Engine {
             let commit = self.store.submit(std::mem::take(&mut appended.batch));
             (appended, commit)
         };
-        if let Err(error) = commit.await {
-            appended.forget(queue);
-            return Err(error.into());
-        }
-        self.insert_durable(queue, appended.fresh);
-        Ok(appended.sent)
+        let sent = std::mem::take(&mut appended.sent);
+        self.pending(commit, vec![(queue.clone(), appended)]).finish().await?;
+        Ok(sent)
     }
 
     /// Appends messages to several queues in one atomic, durable write (a topic's fan-out).
@@ -467,7 +464,7 @@ impl Engine {
     /// within the window gets the original's id and number and delivers nothing.
     pub async fn send_sequenced(
         &self,
-        log: &Queue,
+        log: &Arc<Queue>,
         group_id: Option<&str>,
         deduplication_id: Option<&str>,
         render: impl FnOnce(SentMessage) -> Vec<(Arc<Queue>, Vec<NewMessage>)>,
@@ -516,12 +513,9 @@ impl Engine {
                 (Sequenced { sent, duplicate: false }, key, appended, commit)
             }
         };
-        if let Err(error) = self.finish_append_to_many(appended, commit).await {
-            if let Some(key) = key {
-                log.lock().forget_dedup(&key);
-            }
-            return Err(error);
-        }
+        let mut pending = self.pending(commit, appended);
+        pending.forget_on_failure = key.map(|key| (log.clone(), key));
+        pending.finish().await?;
         Ok(sequenced)
     }
 
@@ -562,34 +556,12 @@ impl Engine {
         appended: Vec<(Arc<Queue>, Appended)>,
         commit: wharf_store::Commit,
     ) -> Result<(), DomainError> {
-        if let Err(error) = commit.await {
-            for (queue, done) in &appended {
-                done.forget(queue);
-            }
-            return Err(error.into());
-        }
-        for (queue, done) in appended {
-            self.insert_durable(&queue, done.fresh);
-        }
-        Ok(())
+        self.pending(commit, appended).finish().await
     }
 
-    /// Indexes messages whose write is durable, keeping their contents in memory if the budget
-    /// allows, and wakes a receiver per visible one.
-    fn insert_durable(&self, queue: &Queue, messages: Vec<(MessageMeta, MessageContent)>) {
-        let now_ms = self.clock.now_ms();
-        let newly_visible = {
-            let mut state = queue.lock();
-            let mut visible = 0;
-            for (meta, content) in messages {
-                visible += usize::from(state.insert(meta, now_ms));
-                state.cache_content(meta.seq, content);
-            }
-            visible
-        };
-        for _ in 0..newly_visible {
-            queue.arrivals.notify_one();
-        }
+    /// What must follow a submitted append once its commit resolves: see [`PendingAppend`].
+    fn pending(&self, commit: wharf_store::Commit, appended: Vec<(Arc<Queue>, Appended)>) -> PendingAppend {
+        PendingAppend { clock: self.clock.clone(), commit: Some(commit), appended, forget_on_failure: None }
     }
 
     /// Leases up to `max_messages` messages, waiting up to `wait_ms` for one to become visible.
@@ -645,9 +617,7 @@ impl Engine {
             };
 
             if let Some(target) = dead_letter_target {
-                for meta in &claim.dead_lettered {
-                    self.move_to_dead_letter(queue, &target, *meta).await?;
-                }
+                self.move_to_dead_letter(queue, &target, &claim.dead_lettered).await?;
             }
             let deliveries = self.read_deliveries(queue, claim.leased, cached)?;
             if !deliveries.is_empty() || *shutdown.borrow() {
@@ -745,18 +715,30 @@ impl Engine {
             let Some(target) = self.registry().get(&policy.target).cloned() else { return Ok(0) };
             (state.take_exhausted(policy.max_receive_count), target)
         };
-        for meta in &exhausted {
-            self.move_to_dead_letter(queue, &target, *meta).await?;
-        }
+        self.move_to_dead_letter(queue, &target, &exhausted).await?;
         Ok(exhausted.len())
     }
 
-    async fn move_to_dead_letter(&self, source: &Queue, target: &Queue, meta: MessageMeta) -> Result<(), DomainError> {
-        let Some(mut content) = self.store.read_content(source.id, meta.seq)? else {
-            return Ok(());
-        };
-        content.dead_letter_source = Some(format!("{}/{}", source.account, source.name));
-        self.transfer(source, target, meta, content, Vec::new()).await?;
+    /// Moves messages already taken out of `source`'s index to its dead-letter queue. Every move
+    /// is submitted before any is awaited, so a caller dropped while waiting (a receive whose
+    /// client went away) leaves no message taken out of the index but never moved.
+    async fn move_to_dead_letter(
+        &self,
+        source: &Queue,
+        target: &Arc<Queue>,
+        metas: &[MessageMeta],
+    ) -> Result<(), DomainError> {
+        let mut moves = Vec::with_capacity(metas.len());
+        for meta in metas {
+            let Some(mut content) = self.store.read_content(source.id, meta.seq)? else {
+                continue;
+            };
+            content.dead_letter_source = Some(format!("{}/{}", source.account, source.name));
+            moves.extend(self.begin_transfer(source, target, *meta, content, Vec::new()));
+        }
+        for pending in moves {
+            pending.finish().await?;
+        }
         Ok(())
     }
 
@@ -765,16 +747,31 @@ impl Engine {
     pub(crate) async fn transfer(
         &self,
         source: &Queue,
-        target: &Queue,
+        target: &Arc<Queue>,
         meta: MessageMeta,
         content: MessageContent,
         also: Vec<Mutation>,
     ) -> Result<bool, DomainError> {
+        match self.begin_transfer(source, target, meta, content, also) {
+            Some(pending) => pending.finish().await.map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Submits a [`transfer`](Self::transfer); `None` if `target` is gone.
+    fn begin_transfer(
+        &self,
+        source: &Queue,
+        target: &Arc<Queue>,
+        meta: MessageMeta,
+        content: MessageContent,
+        also: Vec<Mutation>,
+    ) -> Option<PendingAppend> {
         let now_ms = self.clock.now_ms();
         let (moved, commit) = {
             let mut state = target.lock();
             if state.deleted {
-                return Ok(false);
+                return None;
             }
             // The message keeps its identity and sent time; retention counts from the original
             // send, as on AWS.
@@ -795,9 +792,9 @@ impl Engine {
             batch.extend(also);
             (moved, self.store.submit(batch))
         };
-        commit.await?;
-        self.insert_durable(target, vec![(moved, content)]);
-        Ok(true)
+        let appended =
+            Appended { sent: Vec::new(), fresh: vec![(moved, content)], remembered: Vec::new(), batch: Vec::new() };
+        Some(self.pending(commit, vec![(target.clone(), appended)]))
     }
 
     /// Deletes messages by lease, answering for each one. A message that is already gone
@@ -907,6 +904,88 @@ impl Appended {
         for key in &self.remembered {
             state.forget_dedup(key);
         }
+    }
+}
+
+/// An append (a send, a fan-out, a move) whose store batch is submitted, and what must follow
+/// once its commit resolves: index the messages if it is durable, give back the deduplication
+/// keys it took if it failed. The request that appended awaits [`finish`](Self::finish); if that
+/// request is dropped first (its client went away mid-request), the rest moves to a task of its
+/// own. Otherwise a write the store makes durable would stay unreceivable until a restart, and a
+/// FIFO deduplication id would keep answering for a message nobody can receive.
+struct PendingAppend {
+    clock: Arc<dyn Clock>,
+    /// `None` once resolved.
+    commit: Option<wharf_store::Commit>,
+    appended: Vec<(Arc<Queue>, Appended)>,
+    /// A sequence log's deduplication key, given back if the write fails.
+    forget_on_failure: Option<(Arc<Queue>, DedupKey)>,
+}
+
+impl PendingAppend {
+    async fn finish(mut self) -> Result<(), DomainError> {
+        let Some(commit) = self.commit.as_mut() else { return Ok(()) };
+        let result = commit.await;
+        self.commit = None;
+        self.settle(result).map_err(DomainError::from)
+    }
+
+    fn settle(&mut self, result: Result<(), wharf_store::StoreError>) -> Result<(), wharf_store::StoreError> {
+        let appended = std::mem::take(&mut self.appended);
+        match &result {
+            Ok(()) => {
+                for (queue, done) in appended {
+                    index_durable(self.clock.as_ref(), &queue, done.fresh);
+                }
+            }
+            Err(_) => {
+                for (queue, done) in &appended {
+                    done.forget(queue);
+                }
+                if let Some((log, key)) = self.forget_on_failure.take() {
+                    log.lock().forget_dedup(&key);
+                }
+            }
+        }
+        result
+    }
+}
+
+impl Drop for PendingAppend {
+    fn drop(&mut self) {
+        let Some(commit) = self.commit.take() else { return };
+        let mut rest = PendingAppend {
+            clock: self.clock.clone(),
+            commit: None,
+            appended: std::mem::take(&mut self.appended),
+            forget_on_failure: self.forget_on_failure.take(),
+        };
+        // Dropped outside a runtime only when the process is going away; a restart rebuilds the
+        // index from the store.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let result = commit.await;
+                let _ = rest.settle(result);
+            });
+        }
+    }
+}
+
+/// Indexes messages whose write is durable, keeping their contents in memory if the budget
+/// allows, and wakes a receiver per visible one.
+fn index_durable(clock: &dyn Clock, queue: &Queue, messages: Vec<(MessageMeta, MessageContent)>) {
+    let now_ms = clock.now_ms();
+    let newly_visible = {
+        let mut state = queue.lock();
+        let mut visible = 0;
+        for (meta, content) in messages {
+            visible += usize::from(state.insert(meta, now_ms));
+            state.cache_content(meta.seq, content);
+        }
+        visible
+    };
+    for _ in 0..newly_visible {
+        queue.arrivals.notify_one();
     }
 }
 

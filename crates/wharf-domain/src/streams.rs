@@ -255,7 +255,7 @@ impl Engine {
     /// durable, in the order given.
     pub async fn put_records(
         &self,
-        stream: &Stream,
+        stream: &Arc<Stream>,
         records: Vec<NewRecord>,
     ) -> Result<Vec<AppendedRecord>, DomainError> {
         let now_ms = self.clock.now_ms();
@@ -285,18 +285,29 @@ impl Engine {
                 by_log.into_iter().map(|(log, (_, records))| Mutation::AppendRecords { log, records }).collect();
             (placed, self.store.submit(batch))
         };
-        commit.await?;
-        {
-            // Commits resolve in submission order, so this batch's end makes everything before
-            // it durable too.
-            let mut state = stream.lock();
-            for appended in &placed {
-                if let Some(shard) = state.shard_mut(appended.shard_index) {
-                    shard.durable_position = shard.durable_position.max(appended.position + 1);
+        // The records become readable in a task of their own once durable, so a request
+        // dropped while waiting (its client went away) cannot leave stored records unreadable.
+        let positions: Vec<(u32, u64)> = placed.iter().map(|record| (record.shard_index, record.position)).collect();
+        let stream = stream.clone();
+        let readable = tokio::spawn(async move {
+            commit.await?;
+            {
+                // Commits resolve in submission order, so this batch's end makes everything
+                // before it durable too.
+                let mut state = stream.lock();
+                for (shard_index, position) in positions {
+                    if let Some(shard) = state.shard_mut(shard_index) {
+                        shard.durable_position = shard.durable_position.max(position + 1);
+                    }
                 }
             }
+            stream.appended.notify_waiters();
+            Ok::<(), wharf_store::StoreError>(())
+        });
+        match readable.await {
+            Ok(result) => result?,
+            Err(_) => return Err(wharf_store::StoreError::Closed.into()),
         }
-        stream.appended.notify_waiters();
         Ok(placed)
     }
 

@@ -165,3 +165,91 @@ async fn on_demand_streams_split_a_hot_shard_and_provisioned_ones_do_not() {
     let reopened = open(store, clock).await;
     assert_eq!(reopened.stream("a", "auto").unwrap().lock().open_shards().count(), 2);
 }
+
+/// A memory store whose commits resolve only when the test releases them, like a disk that is
+/// still fsyncing.
+struct SlowCommits {
+    inner: MemoryStore,
+    /// Commits are held only once this is set.
+    holding: std::sync::atomic::AtomicBool,
+    held: std::sync::Mutex<Vec<wharf_store::CommitSender>>,
+}
+
+impl SlowCommits {
+    fn release(&self) {
+        for sender in self.held.lock().unwrap().drain(..) {
+            sender.resolve(Ok(()));
+        }
+    }
+}
+
+impl Store for SlowCommits {
+    fn load(&self) -> Result<wharf_store::Snapshot, wharf_store::StoreError> {
+        self.inner.load()
+    }
+    fn submit(&self, batch: Vec<wharf_store::Mutation>) -> wharf_store::Commit {
+        let applied = self.inner.submit(batch);
+        if !self.holding.load(std::sync::atomic::Ordering::SeqCst) {
+            return applied;
+        }
+        drop(applied);
+        let (sender, commit) = wharf_store::Commit::pending();
+        self.held.lock().unwrap().push(sender);
+        commit
+    }
+    fn read_content(
+        &self,
+        queue: u64,
+        seq: u64,
+    ) -> Result<Option<wharf_store::MessageContent>, wharf_store::StoreError> {
+        self.inner.read_content(queue, seq)
+    }
+    fn read_records(
+        &self,
+        log: u64,
+        from_position: u64,
+        records_max: usize,
+        bytes_max: usize,
+    ) -> Result<Vec<wharf_store::StreamRecord>, wharf_store::StoreError> {
+        self.inner.read_records(log, from_position, records_max, bytes_max)
+    }
+    fn find_position_at(&self, log: u64, arrival_ms: u64) -> Result<Option<u64>, wharf_store::StoreError> {
+        self.inner.find_position_at(log, arrival_ms)
+    }
+    fn close(&self) -> Result<(), wharf_store::StoreError> {
+        self.inner.close()
+    }
+}
+
+#[tokio::test]
+async fn records_become_readable_even_when_the_append_request_is_dropped_while_waiting() {
+    let store = Arc::new(SlowCommits {
+        inner: MemoryStore::new(),
+        holding: std::sync::atomic::AtomicBool::new(false),
+        held: std::sync::Mutex::new(Vec::new()),
+    });
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let engine = Engine::open(store.clone(), clock, EngineOptions::default()).await.unwrap();
+    store.holding.store(true, std::sync::atomic::Ordering::SeqCst);
+    let creating = engine.create_stream("a", "s", new_stream(1));
+    tokio::pin!(creating);
+    assert!(futures_poll_once(creating.as_mut()).await.is_none(), "create waits for its commit");
+    store.release();
+    let stream = creating.await.unwrap();
+
+    // The client goes away while the append waits for the disk: its request future is dropped.
+    let appending = engine.put_records(&stream, vec![record(0, "kept")]);
+    assert!(futures_poll_once(appending).await.is_none(), "the append waits for its commit");
+    store.release();
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let read = engine.read_shard(&stream, 0, 0, 100, 1 << 20).unwrap();
+    let data: Vec<&[u8]> = read.records.iter().map(|record| record.data.as_ref()).collect();
+    assert_eq!(data, [b"kept".as_slice()], "a durable record is readable without another append");
+}
+
+/// Polls `future` once: its output if it was ready, `None` (and the future dropped) if not.
+async fn futures_poll_once<F: std::future::Future>(future: F) -> Option<F::Output> {
+    tokio::time::timeout(std::time::Duration::ZERO, future).await.ok()
+}
