@@ -8,6 +8,7 @@ use bytes::Bytes;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use wharf_aws::edge::{AdminHandler, AdminReply, AdminRequest};
 use wharf_aws::wire::query::QueryParams;
 use wharf_domain::Engine;
@@ -46,9 +47,27 @@ fn recorder() -> Option<&'static PrometheusHandle> {
             };
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
-            metrics::set_global_recorder(recorder).ok().map(|_| handle)
+            metrics::set_global_recorder(recorder).ok()?;
+            start_upkeep(handle.clone());
+            Some(handle)
         })
         .as_ref()
+}
+
+/// How often recorded latencies are folded into their histograms.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The recorder keeps every latency sample until it is folded into its histogram, which only a
+/// scrape or an upkeep does; without this thread, a server nobody scrapes would grow by every
+/// request it serves. A thread, not a task, because the recorder outlives any one runtime.
+fn start_upkeep(handle: PrometheusHandle) {
+    let started = std::thread::Builder::new().name("wharf-metrics-upkeep".to_string()).spawn(move || loop {
+        std::thread::sleep(METRICS_UPKEEP_INTERVAL);
+        handle.run_upkeep();
+    });
+    if let Err(error) = started {
+        tracing::warn!(%error, "cannot start the metrics upkeep thread; latency samples accumulate until scraped");
+    }
 }
 
 impl Admin {

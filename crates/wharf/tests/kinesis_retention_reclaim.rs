@@ -1,6 +1,9 @@
 //! Retention gives disk space back: once a stream's records expire, the space they took in the
 //! data directory's file is reused by new records instead of the file growing (redb does not
 //! shrink its file; freed pages are reused). Time moves on a manual clock.
+//!
+//! Its scale is set by `WHARF_RECLAIM_MIB` (data per round, default 48) and `WHARF_RECLAIM_SHARDS`
+//! (shards holding the first round, default 2); docs/reliability.md has a 10 GiB, 100-shard run.
 
 mod common;
 
@@ -11,15 +14,23 @@ use std::sync::Arc;
 use std::time::Duration;
 use wharf_domain::ManualClock;
 
-/// Records per PutRecords call and bytes per record: 3.2 MiB per call.
-const RECORDS_PER_CALL: usize = 100;
-const RECORD_BYTES: usize = 32 * 1024;
-/// Calls per round: about 48 MiB of record data.
-const CALLS_PER_ROUND: usize = 15;
+/// Records per PutRecords call and bytes per record: 3.2 MB per call, records of a size redb
+/// packs without rounding (see docs/reliability.md, "Scale").
+const RECORDS_PER_CALL: usize = 200;
+const RECORD_BYTES: usize = 16_000;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+}
+
+/// Calls per round: `WHARF_RECLAIM_MIB` of record data.
+fn calls_per_round() -> usize {
+    (env_or("WHARF_RECLAIM_MIB", 48) << 20) / (RECORDS_PER_CALL * RECORD_BYTES)
+}
 
 async fn put_round(client: &aws_sdk_kinesis::Client, round: usize) -> usize {
     let mut written = 0;
-    for call in 0..CALLS_PER_ROUND {
+    for call in 0..calls_per_round() {
         let entries: Vec<_> = (0..RECORDS_PER_CALL)
             .map(|n| {
                 let data = vec![(round * 31 + call * 7 + n) as u8; RECORD_BYTES];
@@ -52,7 +63,8 @@ async fn expired_records_free_their_space_for_new_ones() {
     let clock = Arc::new(ManualClock::new(START_MS));
     let server = TestServer::start_with(config(Some(dir.path().to_path_buf())), Some(clock.clone())).await;
     let client = server.kinesis();
-    client.create_stream().stream_name("reclaim").shard_count(2).send().await.unwrap();
+    let shards = env_or("WHARF_RECLAIM_SHARDS", 2) as i32;
+    client.create_stream().stream_name("reclaim").shard_count(shards).send().await.unwrap();
 
     let first = put_round(&client, 0).await;
     // Close the shards that hold the first round (their children take the second), so the
@@ -61,7 +73,7 @@ async fn expired_records_free_their_space_for_new_ones() {
     client
         .update_shard_count()
         .stream_name("reclaim")
-        .target_shard_count(4)
+        .target_shard_count(shards * 2)
         .scaling_type(ScalingType::UniformScaling)
         .send()
         .await
