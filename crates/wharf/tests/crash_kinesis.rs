@@ -5,9 +5,9 @@
 mod common;
 
 use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
+use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use common::{kinesis_client, kinesis_client_without_retries, WharfProcess};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -84,34 +84,6 @@ async fn put_until_killed(process: &mut WharfProcess) -> HashMap<String, (String
     acknowledged
 }
 
-/// Every record of every shard, in shard order: shard id → [(sequence number, data)].
-async fn read_all(client: &aws_sdk_kinesis::Client) -> BTreeMap<String, Vec<(String, String)>> {
-    let shards = client.list_shards().stream_name(STREAM).send().await.unwrap().shards.unwrap();
-    let mut all = BTreeMap::new();
-    for shard in shards {
-        let mut iterator = client
-            .get_shard_iterator()
-            .stream_name(STREAM)
-            .shard_id(&shard.shard_id)
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap()
-            .shard_iterator;
-        let mut records = Vec::new();
-        while let Some(current) = iterator {
-            let read = client.get_records().shard_iterator(current).send().await.unwrap();
-            let empty = read.records.is_empty();
-            for record in read.records {
-                records.push((record.sequence_number, String::from_utf8(record.data.into_inner()).unwrap()));
-            }
-            iterator = if empty { None } else { read.next_shard_iterator };
-        }
-        all.insert(shard.shard_id, records);
-    }
-    all
-}
-
 /// Sequence numbers are decimals too long for a u128 (AWS's have 56 digits), compared as numbers.
 fn numeric_order(sequence: &str) -> (usize, &str) {
     assert!(sequence.bytes().all(|b| b.is_ascii_digit()) && !sequence.starts_with('0'), "{sequence}");
@@ -128,7 +100,7 @@ async fn acknowledged_records_survive_kill_9_in_order() {
 
     let process = WharfProcess::start_on(dir.path());
     let client = kinesis_client(&process.endpoint);
-    let stored = read_all(&client).await;
+    let stored = common::read_stream(&client, STREAM).await;
     let mut found: HashMap<&str, (&str, &str)> = HashMap::new();
     for (shard, records) in &stored {
         let numbers: Vec<_> = records.iter().map(|(sequence, _)| numeric_order(sequence)).collect();

@@ -183,8 +183,8 @@ async fn a_stalled_http2_body_is_answered_408() {
     let url = server.create("h2-slow-body").await;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .http2_only(true)
-        .build_http::<channel_body::Frames>();
-    let (sender, frames) = channel_body::channel();
+        .build_http::<common::channel_body::Frames>();
+    let (sender, frames) = common::channel_body::channel();
     let request = http::Request::builder()
         .method("POST")
         .uri(format!("{}/", server.endpoint))
@@ -198,32 +198,6 @@ async fn a_stalled_http2_body_is_answered_408() {
     assert_eq!(response.status(), 408);
     drop(sender);
     probe(&server, "after-h2-slow-body").await;
-}
-
-/// A body for hyper's client fed from a channel, so a test can stall it.
-mod channel_body {
-    use bytes::Bytes;
-    use hyper::body::Frame;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    pub struct Frames(tokio::sync::mpsc::Receiver<Bytes>);
-
-    impl hyper::body::Body for Frames {
-        type Data = Bytes;
-        type Error = std::convert::Infallible;
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            context: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-            self.0.poll_recv(context).map(|chunk| chunk.map(|chunk| Ok(Frame::data(chunk))))
-        }
-    }
-
-    pub fn channel() -> (tokio::sync::mpsc::Sender<Bytes>, Frames) {
-        let (sender, receiver) = tokio::sync::mpsc::channel(4);
-        (sender, Frames(receiver))
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,9 +11,12 @@
 mod common;
 
 use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
+use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName, SendMessageBatchRequestEntry};
-use common::{client_without_retries, kinesis_client, kinesis_client_without_retries, WharfProcess, HANG_TIMEOUT};
+use common::{
+    client_without_retries, drain_deleting, kinesis_client, kinesis_client_without_retries, queue_url, read_stream,
+    WharfProcess, HANG_TIMEOUT,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -104,11 +107,6 @@ impl Load {
         }
         std::mem::take(&mut *self.ledger.lock().unwrap())
     }
-}
-
-/// A queue's URL at this process's endpoint (the port changes with every start).
-fn queue_url(endpoint: &str, name: &str) -> String {
-    format!("{endpoint}/{}/{name}", common::ACCOUNT)
 }
 
 fn topic_arn() -> String {
@@ -443,32 +441,6 @@ async fn expect_clean_exit(process: &mut WharfProcess, signalled_at: Instant, dr
     took
 }
 
-/// Receives (and deletes) until the queue is empty; returns the bodies in the order received.
-async fn drain_deleting(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
-    let mut bodies = Vec::new();
-    tokio::time::timeout(HANG_TIMEOUT, async {
-        loop {
-            let received = sqs.receive_message().queue_url(url).max_number_of_messages(10).send().await.unwrap();
-            if received.messages().is_empty() {
-                return;
-            }
-            let mut entries = Vec::new();
-            for (i, message) in received.messages().iter().enumerate() {
-                bodies.push(message.body().unwrap_or_default().to_string());
-                let entry = DeleteMessageBatchRequestEntry::builder()
-                    .id(format!("d{i}"))
-                    .receipt_handle(message.receipt_handle().unwrap());
-                entries.push(entry.build().unwrap());
-            }
-            let deleted = sqs.delete_message_batch().queue_url(url).set_entries(Some(entries)).send().await.unwrap();
-            assert!(deleted.failed().is_empty(), "deletes failed: {:?}", deleted.failed());
-        }
-    })
-    .await
-    .expect("the queue drains");
-    bodies
-}
-
 /// Every visible body of a queue with its receive count (leased for an hour so none comes
 /// back), checked for repeats.
 async fn bodies_once(sqs: &aws_sdk_sqs::Client, url: &str, name: &str) -> HashMap<String, u32> {
@@ -478,27 +450,6 @@ async fn bodies_once(sqs: &aws_sdk_sqs::Client, url: &str, name: &str) -> HashMa
         assert!(bodies.insert(body.clone(), receive_count).is_none(), "{name}: {body} is in the queue twice");
     }
     bodies
-}
-
-/// Every record of every shard, in shard order: shard id → [(sequence number, data)].
-async fn read_stream(kinesis: &aws_sdk_kinesis::Client) -> BTreeMap<String, Vec<(String, String)>> {
-    let mut all = BTreeMap::new();
-    for shard in kinesis.list_shards().stream_name(STREAM).send().await.unwrap().shards.unwrap() {
-        let start = kinesis.get_shard_iterator().stream_name(STREAM).shard_id(&shard.shard_id);
-        let mut iterator =
-            start.shard_iterator_type(ShardIteratorType::TrimHorizon).send().await.unwrap().shard_iterator;
-        let mut records = Vec::new();
-        while let Some(current) = iterator {
-            let page = kinesis.get_records().shard_iterator(current).send().await.unwrap();
-            let empty = page.records.is_empty();
-            for record in page.records {
-                records.push((record.sequence_number, String::from_utf8(record.data.into_inner()).unwrap()));
-            }
-            iterator = if empty { None } else { page.next_shard_iterator };
-        }
-        all.insert(shard.shard_id, records);
-    }
-    all
 }
 
 /// Checks the restarted server against the ledger; returns a summary of what was checked.
@@ -584,7 +535,7 @@ async fn verify(endpoint: &str, ledger: &Ledger) -> String {
     }
 
     // Kinesis: every acknowledged record kept its shard and sequence number; numbers rise.
-    let stored = read_stream(&kinesis_client(endpoint)).await;
+    let stored = read_stream(&kinesis_client(endpoint), STREAM).await;
     let mut found: HashMap<&str, (&str, &str)> = HashMap::new();
     for (shard, records) in &stored {
         for pair in records.windows(2) {
@@ -700,32 +651,6 @@ async fn slow_http1_upload(address: String, url: String, index: usize) -> (Vec<u
     (reply, closed)
 }
 
-/// A body for hyper's client fed from a channel, so a test can stall it.
-mod channel_body {
-    use bytes::Bytes;
-    use hyper::body::Frame;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    pub struct Frames(tokio::sync::mpsc::Receiver<Bytes>);
-
-    impl hyper::body::Body for Frames {
-        type Data = Bytes;
-        type Error = std::convert::Infallible;
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            context: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-            self.0.poll_recv(context).map(|chunk| chunk.map(|chunk| Ok(Frame::data(chunk))))
-        }
-    }
-
-    pub fn channel() -> (tokio::sync::mpsc::Sender<Bytes>, Frames) {
-        let (sender, receiver) = tokio::sync::mpsc::channel(4);
-        (sender, Frames(receiver))
-    }
-}
-
 /// A 300 ms drain with uploads that cannot finish in it (HTTP/1.1 bodies trickling, an HTTP/2
 /// body stalled) and many long polls, under the same load: the process still exits 0 within
 /// the drain timeout plus the margin, the slow uploads are cut off unacknowledged, and nothing
@@ -743,8 +668,8 @@ async fn short_drain_with_uploads_that_cannot_finish_still_exits_and_loses_nothi
     // HTTP/2 with prior knowledge: the stream's body starts, then stalls for good.
     let h2 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .http2_only(true)
-        .build_http::<channel_body::Frames>();
-    let (h2_sender, frames) = channel_body::channel();
+        .build_http::<common::channel_body::Frames>();
+    let (h2_sender, frames) = common::channel_body::channel();
     let request = http::Request::builder()
         .method("POST")
         .uri(format!("{}/", process.endpoint))

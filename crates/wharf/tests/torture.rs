@@ -11,9 +11,12 @@
 mod common;
 
 use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
+use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
-use common::{client_without_retries, kinesis_client, kinesis_client_without_retries, WharfProcess, HANG_TIMEOUT};
+use common::{
+    client_without_retries, drain_deleting, kinesis_client, kinesis_client_without_retries, queue_url, read_stream,
+    WharfProcess,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,11 +66,6 @@ impl Timing {
         self.0 ^= self.0 << 17;
         low + self.0 % (high - low)
     }
-}
-
-/// A queue's URL at this life's endpoint (the port changes with every restart).
-fn queue_url(endpoint: &str, name: &str) -> String {
-    format!("{endpoint}/{}/{name}", common::ACCOUNT)
 }
 
 async fn set_up(endpoint: &str) {
@@ -234,52 +232,6 @@ async fn run_life(
     tasks
 }
 
-/// Receives and deletes until the queue is empty; returns the bodies in the order received.
-async fn drain_deleting(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
-    let mut bodies = Vec::new();
-    tokio::time::timeout(HANG_TIMEOUT * 5, async {
-        loop {
-            let received = sqs.receive_message().queue_url(url).max_number_of_messages(10).send().await.unwrap();
-            if received.messages().is_empty() {
-                return;
-            }
-            for message in received.messages() {
-                bodies.push(message.body().unwrap_or_default().to_string());
-                sqs.delete_message()
-                    .queue_url(url)
-                    .receipt_handle(message.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
-    })
-    .await
-    .expect("the queue drains");
-    bodies
-}
-
-/// Every record of every shard, in shard order: shard id → [(sequence number, data)].
-async fn read_stream(kinesis: &aws_sdk_kinesis::Client) -> BTreeMap<String, Vec<(String, String)>> {
-    let mut all = BTreeMap::new();
-    for shard in kinesis.list_shards().stream_name(STREAM).send().await.unwrap().shards.unwrap() {
-        let start = kinesis.get_shard_iterator().stream_name(STREAM).shard_id(&shard.shard_id);
-        let mut iterator =
-            start.shard_iterator_type(ShardIteratorType::TrimHorizon).send().await.unwrap().shard_iterator;
-        let mut records = Vec::new();
-        while let Some(current) = iterator {
-            let page = kinesis.get_records().shard_iterator(current).send().await.unwrap();
-            let empty = page.records.is_empty();
-            for record in page.records {
-                records.push((record.sequence_number, String::from_utf8(record.data.into_inner()).unwrap()));
-            }
-            iterator = if empty { None } else { page.next_shard_iterator };
-        }
-        all.insert(shard.shard_id, records);
-    }
-    all
-}
-
 #[tokio::test]
 async fn acknowledged_writes_survive_repeated_kill_9() {
     let dir = tempfile::tempdir().unwrap();
@@ -343,7 +295,7 @@ async fn acknowledged_writes_survive_repeated_kill_9() {
 
     // Kinesis: every acknowledged record kept its shard and sequence number; numbers rise.
     let kinesis = kinesis_client(&endpoint);
-    let stored = read_stream(&kinesis).await;
+    let stored = read_stream(&kinesis, STREAM).await;
     let mut found: HashMap<&str, (&str, &str)> = HashMap::new();
     for (shard, records) in &stored {
         for pair in records.windows(2) {

@@ -546,3 +546,89 @@ pub async fn queue_tags(client: &aws_sdk_sqs::Client, url: &str) -> std::collect
     let listed = client.list_queue_tags().queue_url(url).send().await.expect("list tags");
     listed.tags().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
 }
+
+/// A queue's URL at `endpoint` in the default account (a restarted binary has a new port).
+pub fn queue_url(endpoint: &str, name: &str) -> String {
+    format!("{endpoint}/{ACCOUNT}/{name}")
+}
+
+/// Receives and deletes (in batches) until the queue is empty; returns the bodies in the order
+/// received.
+pub async fn drain_deleting(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    tokio::time::timeout(HANG_TIMEOUT * 5, async {
+        loop {
+            let received = sqs.receive_message().queue_url(url).max_number_of_messages(10).send().await.unwrap();
+            if received.messages().is_empty() {
+                return;
+            }
+            let mut entries = Vec::new();
+            for (i, message) in received.messages().iter().enumerate() {
+                bodies.push(message.body().unwrap_or_default().to_string());
+                let entry = aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id(format!("d{i}"))
+                    .receipt_handle(message.receipt_handle().unwrap());
+                entries.push(entry.build().unwrap());
+            }
+            let deleted = sqs.delete_message_batch().queue_url(url).set_entries(Some(entries)).send().await.unwrap();
+            assert!(deleted.failed().is_empty(), "deletes failed: {:?}", deleted.failed());
+        }
+    })
+    .await
+    .expect("the queue drains");
+    bodies
+}
+
+/// Every record of every shard of `stream`, in shard order: shard id → [(sequence number, data)].
+pub async fn read_stream(
+    kinesis: &aws_sdk_kinesis::Client,
+    stream: &str,
+) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
+    let mut all = std::collections::BTreeMap::new();
+    for shard in kinesis.list_shards().stream_name(stream).send().await.unwrap().shards.unwrap() {
+        let start = kinesis.get_shard_iterator().stream_name(stream).shard_id(&shard.shard_id);
+        let mut iterator = start
+            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator;
+        let mut records = Vec::new();
+        while let Some(current) = iterator {
+            let page = kinesis.get_records().shard_iterator(current).send().await.unwrap();
+            let empty = page.records.is_empty();
+            for record in page.records {
+                records.push((record.sequence_number, String::from_utf8(record.data.into_inner()).unwrap()));
+            }
+            iterator = if empty { None } else { page.next_shard_iterator };
+        }
+        all.insert(shard.shard_id, records);
+    }
+    all
+}
+
+/// A body for hyper's client fed from a channel, so a test can stall it.
+pub mod channel_body {
+    use bytes::Bytes;
+    use hyper::body::Frame;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    pub struct Frames(tokio::sync::mpsc::Receiver<Bytes>);
+
+    impl hyper::body::Body for Frames {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            context: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            self.0.poll_recv(context).map(|chunk| chunk.map(|chunk| Ok(Frame::data(chunk))))
+        }
+    }
+
+    pub fn channel() -> (tokio::sync::mpsc::Sender<Bytes>, Frames) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(4);
+        (sender, Frames(receiver))
+    }
+}
