@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 use wharf_domain::clock::Sleep;
 use wharf_domain::{Clock, ManualClock};
@@ -194,24 +194,6 @@ fn received(reply: &serde_json::Value) -> Vec<(String, u32)> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// Reads until the server closes the connection (a reset counts as closed); panics after
-/// [`HANG`]. Returns what the server wrote.
-async fn read_until_closed(stream: &mut TcpStream, what: &str) -> Vec<u8> {
-    let mut reply = Vec::new();
-    let read = tokio::time::timeout(HANG, async {
-        let mut buf = [0u8; 8192];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(read) => reply.extend_from_slice(&buf[..read]),
-            }
-        }
-    })
-    .await;
-    assert!(read.is_ok(), "{what}: the server kept the connection open; read {:?}", String::from_utf8_lossy(&reply));
-    reply
 }
 
 /// This process's resident set size in KiB.
@@ -501,7 +483,7 @@ async fn clients_vanishing_mid_request() {
     driving.abort();
     drop(sender);
     for mut stream in half_closed {
-        let reply = read_until_closed(&mut stream, "a half-closed long poll").await;
+        let reply = common::read_until_closed(&mut stream, HANG, "a half-closed long poll").await;
         assert!(reply.is_empty(), "a vanished poller was answered: {:?}", String::from_utf8_lossy(&reply));
     }
     // The server lets go of every dead poll; only the live ones wait.
@@ -535,7 +517,7 @@ async fn clients_vanishing_mid_request() {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
         stream.write_all(&raw_sqs_request(addr, "ReceiveMessage", &receive_body(&url_a2, 0, 30))).await.unwrap();
         stream.shutdown().await.expect("half-close");
-        read_until_closed(&mut stream, "a receive that vanished").await;
+        common::read_until_closed(&mut stream, HANG, "a receive that vanished").await;
     }
     server.advance_secs(31);
     let back = client
@@ -564,7 +546,8 @@ async fn clients_vanishing_mid_request() {
         match index % 3 {
             0 => {
                 stream.shutdown().await.expect("half-close");
-                let reply = String::from_utf8_lossy(&read_until_closed(&mut stream, "a half body").await).to_string();
+                let reply = String::from_utf8_lossy(&common::read_until_closed(&mut stream, HANG, "a half body").await)
+                    .to_string();
                 assert!(reply.is_empty() || reply.starts_with("HTTP/1.1 400"), "a half body was answered {reply}");
             }
             1 => drop(stream),
@@ -592,7 +575,7 @@ async fn clients_vanishing_mid_request() {
                 let mut stream = TcpStream::connect(addr).await.expect("connect");
                 stream.write_all(&request).await.unwrap();
                 stream.shutdown().await.expect("half-close");
-                let reply = read_until_closed(&mut stream, "an unread send").await;
+                let reply = common::read_until_closed(&mut stream, HANG, "an unread send").await;
                 let reply = String::from_utf8_lossy(&reply).to_string();
                 if reply.starts_with("HTTP/1.1 200") {
                     acknowledged.lock().unwrap().insert(body);

@@ -62,17 +62,20 @@ async fn receive_all(client: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
     }
 }
 
-#[tokio::test]
-async fn writes_are_refused_reads_served_and_service_resumes_when_the_disk_heals() {
+/// A server on a fresh data directory whose disk the returned handle can fail and heal.
+async fn start_on_faulty_disk() -> (tempfile::TempDir, DiskFaults, Server) {
     let dir = tempfile::tempdir().unwrap();
     let faults = DiskFaults::new();
-    let server = Server::start_with_disk_faults(
-        config(Some(dir.path().to_path_buf())),
-        Arc::new(SystemClock),
-        Some(faults.clone()),
-    )
-    .await
-    .expect("server starts");
+    let data_dir = Some(dir.path().to_path_buf());
+    let server = Server::start_with_disk_faults(config(data_dir), Arc::new(SystemClock), Some(faults.clone()))
+        .await
+        .expect("server starts");
+    (dir, faults, server)
+}
+
+#[tokio::test]
+async fn writes_are_refused_reads_served_and_service_resumes_when_the_disk_heals() {
+    let (dir, faults, server) = start_on_faulty_disk().await;
     let endpoint = format!("http://{}", server.local_addr);
     let sqs = client_without_retries(&endpoint);
     let sns = sns_client(&endpoint);
@@ -191,15 +194,7 @@ async fn writes_are_refused_reads_served_and_service_resumes_when_the_disk_heals
 
 #[tokio::test]
 async fn a_disk_that_fails_again_keeps_writes_refused_until_it_really_heals() {
-    let dir = tempfile::tempdir().unwrap();
-    let faults = DiskFaults::new();
-    let server = Server::start_with_disk_faults(
-        config(Some(dir.path().to_path_buf())),
-        Arc::new(SystemClock),
-        Some(faults.clone()),
-    )
-    .await
-    .expect("server starts");
+    let (_dir, faults, server) = start_on_faulty_disk().await;
     let endpoint = format!("http://{}", server.local_addr);
     let sqs = client_without_retries(&endpoint);
     let url = sqs.create_queue().queue_name("q").send().await.unwrap().queue_url().unwrap().to_string();
@@ -321,23 +316,9 @@ async fn real_binary_on_a_full_tmpfs_refuses_writes_and_recovers_when_space_retu
     let wharf = WharfProcess::start_on(&data_dir);
     let sqs = client_without_retries(&wharf.endpoint);
     let mut stored = BTreeSet::new();
-    loop {
-        let reply = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .visibility_timeout(600)
-            .send()
-            .await
-            .expect("receive after restart");
-        if reply.messages().is_empty() {
-            break;
-        }
-        for message in reply.messages() {
-            let body = message.body().unwrap();
-            let key = body.split('-').take(2).collect::<Vec<_>>().join("-");
-            assert!(stored.insert(key), "a message stored twice: {}", &body[..body.len().min(40)]);
-        }
+    for body in receive_all(&sqs, &url).await {
+        let key = body.split('-').take(2).collect::<Vec<_>>().join("-");
+        assert!(stored.insert(key), "a message stored twice: {}", &body[..body.len().min(40)]);
     }
     assert!(stored.contains("after-recovery"));
     let missing: Vec<_> = acknowledged.difference(&stored).take(5).collect();

@@ -45,24 +45,6 @@ async fn probe(server: &TestServer, name: &str) {
     tokio::time::timeout(PROBE_TIMEOUT, round_trip).await.expect("the well-behaved client was answered");
 }
 
-/// Reads until the server closes the connection; panics if it does not within [`PROBE_TIMEOUT`].
-/// Returns what the server wrote first (a reset counts as closed).
-async fn closed_by_server(stream: &mut TcpStream) -> Vec<u8> {
-    let mut reply = Vec::new();
-    let read = tokio::time::timeout(PROBE_TIMEOUT, async {
-        let mut buf = [0u8; 8192];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(read) => reply.extend_from_slice(&buf[..read]),
-            }
-        }
-    })
-    .await;
-    assert!(read.is_ok(), "the server kept the hostile connection open; read so far: {:?}", text(&reply));
-    reply
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).to_string()
 }
@@ -311,7 +293,7 @@ async fn half_sent_requests_held_open_are_closed() {
             hostile.spawn(async move {
                 let mut stream = TcpStream::connect(address).await.unwrap();
                 stream.write_all(&bytes).await.unwrap();
-                let reply = closed_by_server(&mut stream).await;
+                let reply = common::read_until_closed(&mut stream, PROBE_TIMEOUT, "a hostile connection").await;
                 let line = status_line(&reply);
                 assert!(
                     !line.starts_with("HTTP/1.1 2"),
@@ -363,7 +345,7 @@ async fn thousands_of_idle_connections_do_not_starve_others_and_are_closed() {
     for mut stream in idle {
         let closed = closed.clone();
         waiting.spawn(async move {
-            let reply = closed_by_server(&mut stream).await;
+            let reply = common::read_until_closed(&mut stream, PROBE_TIMEOUT, "a hostile connection").await;
             assert!(reply.is_empty(), "an idle connection got {:?}", text(&reply));
             closed.fetch_add(1, Ordering::Relaxed);
         });

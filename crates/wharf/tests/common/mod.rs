@@ -632,3 +632,23 @@ pub mod channel_body {
         (sender, Frames(receiver))
     }
 }
+
+/// Reads until the server closes the connection (a reset counts as closed); panics, naming
+/// `what` and showing what was read, if it is still open after `within`. Returns what the
+/// server wrote.
+pub async fn read_until_closed(stream: &mut tokio::net::TcpStream, within: Duration, what: &str) -> Vec<u8> {
+    use tokio::io::AsyncReadExt as _;
+    let mut reply = Vec::new();
+    let read = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 8192];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => reply.extend_from_slice(&buf[..read]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "{what}: the server kept the connection open; read {:?}", String::from_utf8_lossy(&reply));
+    reply
+}
