@@ -8,6 +8,7 @@
 //! admin handler, authenticated like service requests unless the handler calls them public.
 
 use crate::auth::Authenticator;
+use crate::connection::{ConnectionIo, Counted, Handling};
 use crate::service::{AwsRequest, AwsResponse, AwsService, EdgeError, Protocol};
 use crate::sigv4::{self, RequestToVerify};
 use crate::wire::query::QueryParams;
@@ -119,6 +120,7 @@ impl Edge {
             .keep_alive_interval(self.config.header_read_timeout)
             .keep_alive_timeout(self.config.header_read_timeout);
         let mut connections = tokio::task::JoinSet::new();
+        let (draining, draining_watch) = tokio::sync::watch::channel(false);
         tokio::pin!(shutdown);
         loop {
             let accepted = tokio::select! {
@@ -136,11 +138,15 @@ impl Edge {
             };
             let _ = stream.set_nodelay(true);
             let edge = self.clone();
+            let handling = Arc::new(Handling::default());
+            let counted = handling.clone();
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                 let edge = edge.clone();
-                async move { Ok::<_, Infallible>(edge.dispatch(request).await) }
+                let handled = counted.start();
+                async move { Ok::<_, Infallible>(edge.dispatch(request).await.map(|body| Counted::new(body, handled))) }
             });
-            let stream = FirstBytesDeadline::new(stream, self.config.header_read_timeout);
+            let stream =
+                ConnectionIo::new(stream, self.config.header_read_timeout, draining_watch.clone(), handling);
             let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
             let watched = graceful.watch(connection);
             connections.spawn(async move {
@@ -152,6 +158,7 @@ impl Edge {
             while connections.try_join_next().is_some() {}
         }
         drop(listener);
+        draining.send_replace(true);
         if tokio::time::timeout(self.config.drain_timeout, graceful.shutdown()).await.is_err() {
             tracing::warn!("drain timeout passed with requests still in flight");
         }
@@ -451,102 +458,5 @@ impl hyper::body::Body for ChannelBody {
             return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(first))));
         }
         self.chunks.poll_recv(context).map(|chunk| chunk.map(|chunk| Ok(hyper::body::Frame::data(chunk))))
-    }
-}
-
-/// The bytes an HTTP/2 client with prior knowledge opens with.
-const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// A connection whose first bytes must arrive within a deadline.
-///
-/// hyper-util's auto builder reads up to the 24-byte HTTP/2 preface to choose between HTTP/1.1
-/// and HTTP/2 before either protocol's own timers start, and waits for those bytes forever: a
-/// client that connects and sends nothing, or a prefix of the preface, would hold a
-/// connection (and a task) until it chose to leave. Until the bytes read either differ from
-/// the preface (HTTP/1.1, whose header read timeout then takes over) or complete it
-/// (HTTP/2, whose keep-alive ping then takes over), a read still pending at the deadline
-/// fails with `TimedOut` and hyper closes the connection.
-struct FirstBytesDeadline {
-    stream: tokio::net::TcpStream,
-    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-    /// How many bytes have been read so far, while the deadline runs.
-    seen: usize,
-}
-
-impl FirstBytesDeadline {
-    fn new(stream: tokio::net::TcpStream, timeout: Duration) -> Self {
-        FirstBytesDeadline { stream, deadline: Some(Box::pin(tokio::time::sleep(timeout))), seen: 0 }
-    }
-}
-
-impl tokio::io::AsyncRead for FirstBytesDeadline {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        context: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        match std::pin::Pin::new(&mut this.stream).poll_read(context, buf) {
-            std::task::Poll::Ready(Ok(())) => {
-                if this.deadline.is_some() {
-                    let read = &buf.filled()[before..];
-                    let start = this.seen.min(H2_PREFACE.len());
-                    let end = (start + read.len()).min(H2_PREFACE.len());
-                    let still_preface = read[..end - start] == H2_PREFACE[start..end];
-                    this.seen += read.len();
-                    // End of stream, a byte not the preface's, or the whole preface: decided.
-                    if read.is_empty() || !still_preface || this.seen >= H2_PREFACE.len() {
-                        this.deadline = None;
-                    }
-                }
-                std::task::Poll::Ready(Ok(()))
-            }
-            std::task::Poll::Pending => {
-                let expired = this.deadline.as_mut().is_some_and(|deadline| deadline.as_mut().poll(context).is_ready());
-                if expired {
-                    let error = std::io::Error::new(std::io::ErrorKind::TimedOut, "no request arrived in time");
-                    return std::task::Poll::Ready(Err(error));
-                }
-                std::task::Poll::Pending
-            }
-            failed => failed,
-        }
-    }
-}
-
-impl tokio::io::AsyncWrite for FirstBytesDeadline {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        context: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.get_mut().stream).poll_write(context, buf)
-    }
-
-    fn poll_write_vectored(
-        self: std::pin::Pin<&mut Self>,
-        context: &mut std::task::Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.get_mut().stream).poll_write_vectored(context, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        context: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().stream).poll_flush(context)
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        context: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().stream).poll_shutdown(context)
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod arn;
 pub mod auth;
+mod connection;
 pub mod edge;
 pub mod service;
 pub mod sigv4;

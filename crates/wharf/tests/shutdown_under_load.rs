@@ -594,8 +594,10 @@ async fn signal_under_load(signal: &str) {
     set_up(&process.endpoint).await;
     let load = start_load(&process.endpoint);
     let polls = idle_long_polls(&process.endpoint, 8);
-    // Connections that never send a byte hold no request, so they must not hold up the drain.
+    // Connections that never send a byte, or only part of a request head, hold no request, so
+    // they must not hold up the drain.
     let silent = open_connections(&process.endpoint, 10, b"").await;
+    let half_heads = open_connections(&process.endpoint, 5, b"POST / HTTP/1.1\r\nHost: loc").await;
     tokio::time::sleep(LOAD_BEFORE_SIGNAL).await;
     assert!(polls.iter().all(|poll| !poll.is_finished()), "a 20 second long poll returned early");
 
@@ -603,7 +605,7 @@ async fn signal_under_load(signal: &str) {
     let took = expect_clean_exit(&mut process, signalled_at, drain).await;
     let stderr = process.stderr();
     assert!(!stderr.contains("drain timeout passed"), "requests were still in flight after the drain:\n{stderr}");
-    drop(silent);
+    drop((silent, half_heads));
     let polls = check_idle_long_polls(polls, signalled_at).await;
     let ledger = load.finish().await;
 
