@@ -145,8 +145,7 @@ impl Edge {
                 let handled = counted.start();
                 async move { Ok::<_, Infallible>(edge.dispatch(request).await.map(|body| Counted::new(body, handled))) }
             });
-            let stream =
-                ConnectionIo::new(stream, self.config.header_read_timeout, draining_watch.clone(), handling);
+            let stream = ConnectionIo::new(stream, self.config.header_read_timeout, draining_watch.clone(), handling);
             let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
             let watched = graceful.watch(connection);
             connections.spawn(async move {
