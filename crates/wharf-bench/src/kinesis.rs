@@ -433,7 +433,7 @@ async fn producer(shared: Arc<IngestShared>, client: KinesisClient, index: usize
                 let (mut written, mut failed, mut unanswered) = (0u64, 0u64, 0u64);
                 for (id, entry) in batch.iter().zip(&outcome.entries) {
                     match entry {
-                        EntryOutcome::Written => {
+                        EntryOutcome::Written(_) => {
                             acknowledged.push(*id);
                             written += 1;
                         }

@@ -63,20 +63,29 @@ pub fn mix64(value: u64) -> u64 {
 /// This run's records: `record_bytes` of data each, starting with a 12-byte tag (the run's tag,
 /// then the record's [`record_id`], big-endian) followed by a suffix of pseudo-random bytes, the
 /// same in every record of the run: a record does not compress on its own (a store that
-/// compresses across records still finds the repeated suffix).
+/// compresses across records still finds the repeated suffix). With
+/// [`RecordCodec::with_suffixes`], a record's suffix is one of several, chosen by its id, so
+/// that neighbouring records differ too.
 #[derive(Clone, Debug)]
 pub struct RecordCodec {
     record_bytes: usize,
     run_tag: u32,
     key_seed: u64,
-    suffix_base64: String,
+    /// At least one; record `id` carries `suffixes_base64[id % len]`.
+    suffixes_base64: Vec<String>,
 }
 
 impl RecordCodec {
     /// `record_bytes` must be at least [`RECORD_TAG_BYTES`] (the settings check it).
     pub fn new(record_bytes: usize, run_tag: u32) -> Self {
-        let suffix = suffix_bytes(record_bytes);
-        Self { record_bytes, run_tag, key_seed: mix64(u64::from(run_tag)), suffix_base64: STANDARD.encode(suffix) }
+        Self::with_suffixes(record_bytes, run_tag, 1)
+    }
+
+    /// Like [`RecordCodec::new`], with `suffixes` different suffixes (at least one) in turn.
+    pub fn with_suffixes(record_bytes: usize, run_tag: u32, suffixes: usize) -> Self {
+        let suffixes_base64 =
+            (0..suffixes.max(1) as u64).map(|variant| STANDARD.encode(suffix_bytes(record_bytes, variant))).collect();
+        Self { record_bytes, run_tag, key_seed: mix64(u64::from(run_tag)), suffixes_base64 }
     }
 
     pub fn record_bytes(&self) -> usize {
@@ -85,7 +94,11 @@ impl RecordCodec {
 
     /// Length of one record's data in base64.
     pub fn encoded_len(&self) -> usize {
-        TAG_BASE64_CHARS + self.suffix_base64.len()
+        TAG_BASE64_CHARS + self.suffixes_base64[0].len()
+    }
+
+    fn suffix_base64(&self, id: u64) -> &str {
+        &self.suffixes_base64[(id % self.suffixes_base64.len() as u64) as usize]
     }
 
     /// The record's partition key: derived from its id, so a retried record keeps its key (and
@@ -112,7 +125,7 @@ impl RecordCodec {
         // 12 bytes always encode to exactly 16 characters.
         let written = STANDARD.encode_slice(self.tag(id), &mut tag_base64).unwrap_or(0);
         out.extend_from_slice(&tag_base64[..written]);
-        out.extend_from_slice(self.suffix_base64.as_bytes());
+        out.extend_from_slice(self.suffix_base64(id).as_bytes());
     }
 
     /// A PutRecords request for `stream_name` (a valid name, so nothing needs escaping) with
@@ -140,12 +153,9 @@ impl RecordCodec {
     }
 
     /// The record's id if `data` (base64, as on the wire) is exactly one of this run's records:
-    /// its tag names this run and the rest is the run's suffix byte for byte.
+    /// its tag names this run and the rest is the id's suffix byte for byte.
     pub fn check(&self, data: &str) -> Option<u64> {
         let (tag_base64, rest) = data.as_bytes().split_at_checked(TAG_BASE64_CHARS)?;
-        if rest != self.suffix_base64.as_bytes() {
-            return None;
-        }
         let mut tag = [0u8; TAG_BASE64_CHARS];
         let decoded = STANDARD.decode_slice(tag_base64, &mut tag).ok()?;
         if decoded != RECORD_TAG_BYTES || tag[..4] != self.run_tag.to_be_bytes() {
@@ -153,13 +163,21 @@ impl RecordCodec {
         }
         let mut id = [0u8; 8];
         id.copy_from_slice(&tag[4..RECORD_TAG_BYTES]);
-        Some(u64::from_be_bytes(id))
+        let id = u64::from_be_bytes(id);
+        (rest == self.suffix_base64(id).as_bytes()).then_some(id)
     }
 }
 
-/// The bytes after the tag: pseudo-random, fixed for a record size.
-fn suffix_bytes(record_bytes: usize) -> Vec<u8> {
-    (RECORD_TAG_BYTES..record_bytes.max(RECORD_TAG_BYTES)).map(|index| mix64(index as u64).to_le_bytes()[0]).collect()
+/// The bytes after the tag: pseudo-random, fixed for a record size and variant.
+fn suffix_bytes(record_bytes: usize, variant: u64) -> Vec<u8> {
+    (RECORD_TAG_BYTES..record_bytes.max(RECORD_TAG_BYTES))
+        .map(|index| mix64(index as u64 ^ (variant << 40)).to_le_bytes()[0])
+        .collect()
+}
+
+/// Orders sequence numbers, which are decimal strings of any length: shorter is smaller.
+pub fn sequence_order(left: &str, right: &str) -> std::cmp::Ordering {
+    left.len().cmp(&right.len()).then_with(|| left.cmp(right))
 }
 
 /// How many bytes `base64` decodes to (padding counted out), without decoding it.
@@ -261,13 +279,23 @@ struct PutRecordsResultEntry<'a> {
     error_code: Option<Cow<'a, str>>,
     #[serde(borrow)]
     sequence_number: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    shard_id: Option<Cow<'a, str>>,
+}
+
+/// Where PutRecords put a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub shard_id: String,
+    pub sequence_number: String,
 }
 
 /// What became of one record of a PutRecords request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryOutcome {
-    /// Has a SequenceNumber and no ErrorCode.
-    Written,
+    /// Has a SequenceNumber and no ErrorCode; where it went only from
+    /// [`KinesisClient::put_records_placed`], and only if the entry also names its ShardId.
+    Written(Option<Placement>),
     /// Has an ErrorCode (`ProvisionedThroughputExceededException`, `InternalFailure`, ...).
     Failed(String),
     /// Neither: the peer did not say.
@@ -281,7 +309,9 @@ pub struct PutRecordsOutcome {
     pub entries: Vec<EntryOutcome>,
 }
 
-fn parse_put_records_reply(body: &[u8]) -> Result<PutRecordsOutcome, CallError> {
+/// Reads a PutRecords reply; with `placements`, written entries keep their shard and sequence
+/// number (two strings a record, which a writer that does not need them should not pay for).
+fn parse_put_records_reply(body: &[u8], placements: bool) -> Result<PutRecordsOutcome, CallError> {
     let reply: PutRecordsReply<'_> =
         serde_json::from_slice(body).map_err(|error| CallError::Malformed(format!("PutRecords: {error}")))?;
     let entries = reply
@@ -289,7 +319,12 @@ fn parse_put_records_reply(body: &[u8]) -> Result<PutRecordsOutcome, CallError> 
         .into_iter()
         .map(|entry| match (entry.error_code, entry.sequence_number) {
             (Some(code), _) if !code.is_empty() => EntryOutcome::Failed(code.into_owned()),
-            (_, Some(sequence)) if !sequence.is_empty() => EntryOutcome::Written,
+            (_, Some(sequence)) if !sequence.is_empty() => EntryOutcome::Written(
+                entry
+                    .shard_id
+                    .filter(|shard| placements && !shard.is_empty())
+                    .map(|shard| Placement { shard_id: shard.into_owned(), sequence_number: sequence.into_owned() }),
+            ),
             _ => EntryOutcome::Unanswered,
         })
         .collect();
@@ -355,8 +390,26 @@ fn parse_get_records_reply(body: &[u8], codec: &RecordCodec, ids: &mut Vec<u64>)
 /// Where GetShardIterator starts.
 #[derive(Debug, Clone, Copy)]
 pub enum IteratorStart<'a> {
+    /// The oldest record kept.
     TrimHorizon,
+    /// The record with this sequence number.
+    AtSequenceNumber(&'a str),
+    /// The record after the one with this sequence number.
     AfterSequenceNumber(&'a str),
+    /// After the newest record: only records written later.
+    Latest,
+}
+
+impl<'a> IteratorStart<'a> {
+    /// The request's `ShardIteratorType` and `StartingSequenceNumber`.
+    fn wire(self) -> (&'static str, Option<&'a str>) {
+        match self {
+            IteratorStart::TrimHorizon => ("TRIM_HORIZON", None),
+            IteratorStart::AtSequenceNumber(sequence) => ("AT_SEQUENCE_NUMBER", Some(sequence)),
+            IteratorStart::AfterSequenceNumber(sequence) => ("AFTER_SEQUENCE_NUMBER", Some(sequence)),
+            IteratorStart::Latest => ("LATEST", None),
+        }
+    }
 }
 
 /// The Kinesis operations the bench issues.
@@ -411,10 +464,7 @@ impl KinesisClient {
         shard_id: &str,
         start: IteratorStart<'_>,
     ) -> Result<String, CallError> {
-        let (shard_iterator_type, starting_sequence_number) = match start {
-            IteratorStart::TrimHorizon => ("TRIM_HORIZON", None),
-            IteratorStart::AfterSequenceNumber(sequence) => ("AFTER_SEQUENCE_NUMBER", Some(sequence)),
-        };
+        let (shard_iterator_type, starting_sequence_number) = start.wire();
         let request = GetShardIteratorRequest { stream_name, shard_id, shard_iterator_type, starting_sequence_number };
         let reply: GetShardIteratorReply = self.inner.call("GetShardIterator", &request, Duration::ZERO).await?;
         Ok(reply.shard_iterator)
@@ -423,7 +473,13 @@ impl KinesisClient {
     /// One PutRecords of a body made by [`RecordCodec::put_records_body`].
     pub async fn put_records(&self, body: Vec<u8>) -> Result<PutRecordsOutcome, CallError> {
         let reply = self.inner.call_raw("PutRecords", body, Duration::ZERO).await?;
-        parse_put_records_reply(&reply)
+        parse_put_records_reply(&reply, false)
+    }
+
+    /// Like [`KinesisClient::put_records`], keeping each written record's [`Placement`].
+    pub async fn put_records_placed(&self, body: Vec<u8>) -> Result<PutRecordsOutcome, CallError> {
+        let reply = self.inner.call_raw("PutRecords", body, Duration::ZERO).await?;
+        parse_put_records_reply(&reply, true)
     }
 
     /// One GetRecords of up to `limit` records; the ids of this run's records are appended to
@@ -462,7 +518,7 @@ mod tests {
             assert_eq!(decoded.len(), 40);
             assert_eq!(&decoded[..4], &7u32.to_be_bytes());
             assert_eq!(&decoded[4..12], &id.to_be_bytes());
-            assert_eq!(decoded[12..], suffix_bytes(40));
+            assert_eq!(decoded[12..], suffix_bytes(40, 0));
             assert_eq!(decoded_len(data), 40);
             assert_eq!(codec.check(data), Some(id));
             let key = record["PartitionKey"].as_str().expect("key");
@@ -497,6 +553,38 @@ mod tests {
     }
 
     #[test]
+    fn records_take_their_suffix_by_id() {
+        let codec = RecordCodec::with_suffixes(45, 5, 3);
+        assert_eq!(codec.encoded_len(), 60);
+        let data: Vec<String> = (0..4)
+            .map(|id| {
+                let mut body = Vec::new();
+                codec.write_data(&mut body, id);
+                String::from_utf8(body).expect("ascii")
+            })
+            .collect();
+        for (id, data) in (0..).zip(&data) {
+            assert_eq!(data.len(), codec.encoded_len());
+            assert_eq!(STANDARD.decode(data).expect("base64")[12..], suffix_bytes(45, id % 3));
+            assert_eq!(codec.check(data), Some(id));
+        }
+        assert_ne!(data[0][16..], data[1][16..]);
+        assert_eq!(data[0][16..], data[3][16..]);
+        // Record 1's tag with record 0's suffix is not one of the run's records.
+        assert_eq!(codec.check(&format!("{}{}", &data[1][..16], &data[0][16..])), None);
+        assert_eq!(RecordCodec::with_suffixes(45, 5, 0).suffixes_base64.len(), 1);
+        assert_eq!(RecordCodec::new(45, 5).check(&data[0]), Some(0), "the first suffix is new's");
+        assert_eq!(RecordCodec::new(45, 5).check(&data[1]), None);
+    }
+
+    #[test]
+    fn sequence_numbers_order_numerically() {
+        let mut list = vec!["100", "99", "101", "49590338271490256608559692538361571095921575989136588898"];
+        list.sort_by(|left, right| sequence_order(left, right));
+        assert_eq!(list, ["99", "100", "101", "49590338271490256608559692538361571095921575989136588898"]);
+    }
+
+    #[test]
     fn decoded_length_counts_padding_out() {
         for length in 0..10 {
             let encoded = STANDARD.encode(vec![0u8; length]);
@@ -517,26 +605,39 @@ mod tests {
 
     #[test]
     fn put_records_reply_is_read_entry_by_entry() {
-        let outcome = parse_put_records_reply(
-            br#"{"FailedRecordCount":1,"Records":[
+        let reply = br#"{"FailedRecordCount":1,"Records":[
                 {"SequenceNumber":"4963","ShardId":"shardId-000000000000"},
                 {"ErrorCode":"ProvisionedThroughputExceededException","ErrorMessage":"Rate exceeded for shard"},
                 {"ShardId":"shardId-000000000001"},
-                {"ErrorCode":null,"SequenceNumber":"4964","ShardId":"shardId-000000000001"}]}"#,
-        )
-        .expect("parses");
+                {"ErrorCode":null,"SequenceNumber":"4964","ShardId":"shardId-000000000001"},
+                {"SequenceNumber":"4965"}]}"#;
+        let outcome = parse_put_records_reply(reply, false).expect("parses");
         assert_eq!(outcome.failed_record_count, Some(1));
         assert_eq!(
             outcome.entries,
             vec![
-                EntryOutcome::Written,
+                EntryOutcome::Written(None),
                 EntryOutcome::Failed("ProvisionedThroughputExceededException".into()),
                 EntryOutcome::Unanswered,
-                EntryOutcome::Written,
+                EntryOutcome::Written(None),
+                EntryOutcome::Written(None),
             ]
         );
-        assert!(parse_put_records_reply(b"{}").expect("parses").entries.is_empty());
-        assert!(matches!(parse_put_records_reply(br#"{"Records": 5}"#), Err(CallError::Malformed(_))));
+        let placed = |shard: &str, sequence: &str| {
+            EntryOutcome::Written(Some(Placement { shard_id: shard.into(), sequence_number: sequence.into() }))
+        };
+        assert_eq!(
+            parse_put_records_reply(reply, true).expect("parses").entries,
+            vec![
+                placed("shardId-000000000000", "4963"),
+                EntryOutcome::Failed("ProvisionedThroughputExceededException".into()),
+                EntryOutcome::Unanswered,
+                placed("shardId-000000000001", "4964"),
+                EntryOutcome::Written(None),
+            ]
+        );
+        assert!(parse_put_records_reply(b"{}", false).expect("parses").entries.is_empty());
+        assert!(matches!(parse_put_records_reply(br#"{"Records": 5}"#, true), Err(CallError::Malformed(_))));
     }
 
     #[test]
@@ -588,6 +689,14 @@ mod tests {
             serde_json::to_string(&iterator).expect("serializes"),
             r#"{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"TRIM_HORIZON"}"#
         );
+        for (start, expected) in [
+            (IteratorStart::TrimHorizon, ("TRIM_HORIZON", None)),
+            (IteratorStart::AtSequenceNumber("7"), ("AT_SEQUENCE_NUMBER", Some("7"))),
+            (IteratorStart::AfterSequenceNumber("8"), ("AFTER_SEQUENCE_NUMBER", Some("8"))),
+            (IteratorStart::Latest, ("LATEST", None)),
+        ] {
+            assert_eq!(start.wire(), expected);
+        }
         let records = GetRecordsRequest { shard_iterator: "it", limit: 10_000 };
         assert_eq!(serde_json::to_string(&records).expect("serializes"), r#"{"ShardIterator":"it","Limit":10000}"#);
         let summary: DescribeStreamSummaryReply = serde_json::from_str(

@@ -16,23 +16,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use clap::Args;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::client::{AwsJsonClient, CallError};
-use crate::kinesis_api::{mix64, KinesisClient, PUT_RECORDS_BYTES_MAX, PUT_RECORDS_ENTRIES_MAX};
+use crate::kinesis_api::{
+    sequence_order, EntryOutcome, IteratorStart, KinesisClient, Placement, RecordCodec, PUT_RECORDS_BYTES_MAX,
+    PUT_RECORDS_ENTRIES_MAX,
+};
 use crate::report::{MessageCount, OperationSet, Report};
 use crate::scale::{self, mib, millis, progress, secs, wait_until, ServerArgs};
 use crate::scenario::join_workers;
 
-const TAG: &[u8; 4] = b"WSCL";
-const TAG_BYTES: usize = 12;
-/// 12 bytes encode to 16 base64 characters without padding, so tag and payload concatenate.
-const TAG_BASE64: usize = 16;
+/// The records' run tag ([`RecordCodec`]).
+const TAG: u32 = u32::from_be_bytes(*b"WSCL");
+/// Different payloads (record suffixes) the records take in turn.
 const PAYLOADS: usize = 64;
 const READY_TIMEOUT: Duration = Duration::from_secs(900);
 const ATTEMPTS: u32 = 5;
@@ -81,130 +79,6 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
     number.checked_mul(unit).filter(|bytes| *bytes > 0).ok_or_else(|| format!("{text} is out of range"))
 }
 
-/// Record encoding and checking.
-struct Records {
-    payloads_base64: Vec<String>,
-}
-
-impl Records {
-    fn new(record_bytes: usize) -> Self {
-        let payloads_base64 = (0..PAYLOADS as u64)
-            .map(|payload| {
-                let bytes: Vec<u8> = (0..record_bytes.saturating_sub(TAG_BYTES) as u64)
-                    .map(|index| mix64(payload << 40 ^ index).to_le_bytes()[0])
-                    .collect();
-                STANDARD.encode(bytes)
-            })
-            .collect();
-        Self { payloads_base64 }
-    }
-
-    fn payload(&self, id: u64) -> &str {
-        &self.payloads_base64[(id % PAYLOADS as u64) as usize]
-    }
-
-    fn tag_base64(id: u64) -> [u8; TAG_BASE64] {
-        let mut tag = [0u8; TAG_BYTES];
-        tag[..4].copy_from_slice(TAG);
-        tag[4..].copy_from_slice(&id.to_be_bytes());
-        let mut out = [0u8; TAG_BASE64];
-        let _ = STANDARD.encode_slice(tag, &mut out);
-        out
-    }
-
-    fn partition_key(id: u64) -> String {
-        format!("{:016x}", mix64(id ^ 0x5ca1e))
-    }
-
-    fn put_records_body(&self, stream_name: &str, ids: &[u64]) -> Vec<u8> {
-        let mut body = Vec::with_capacity(64 + ids.len() * (TAG_BASE64 + self.payloads_base64[0].len() + 50));
-        body.extend_from_slice(br#"{"StreamName":""#);
-        body.extend_from_slice(stream_name.as_bytes());
-        body.extend_from_slice(br#"","Records":["#);
-        for (index, id) in ids.iter().enumerate() {
-            if index > 0 {
-                body.push(b',');
-            }
-            body.extend_from_slice(br#"{"Data":""#);
-            body.extend_from_slice(&Self::tag_base64(*id));
-            body.extend_from_slice(self.payload(*id).as_bytes());
-            body.extend_from_slice(br#"","PartitionKey":""#);
-            body.extend_from_slice(Self::partition_key(*id).as_bytes());
-            body.extend_from_slice(br#""}"#);
-        }
-        body.extend_from_slice(b"]}");
-        body
-    }
-
-    /// Whether `data` (base64) is exactly one of this run's records.
-    fn check(&self, data: &str) -> bool {
-        let Some((tag, rest)) = data.split_at_checked(TAG_BASE64) else { return false };
-        let mut decoded = [0u8; TAG_BASE64];
-        let Ok(TAG_BYTES) = STANDARD.decode_slice(tag, &mut decoded) else { return false };
-        if &decoded[..4] != TAG {
-            return false;
-        }
-        let mut id = [0u8; 8];
-        id.copy_from_slice(&decoded[4..TAG_BYTES]);
-        rest == self.payload(u64::from_be_bytes(id))
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct PutRecordsReply {
-    records: Vec<PutEntry>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct PutEntry {
-    shard_id: Option<String>,
-    sequence_number: Option<String>,
-    error_code: Option<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetShardIteratorRequest<'a> {
-    stream_name: &'a str,
-    shard_id: &'a str,
-    shard_iterator_type: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    starting_sequence_number: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetShardIteratorReply {
-    shard_iterator: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetRecordsRequest<'a> {
-    shard_iterator: &'a str,
-    limit: u32,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetRecordsReply {
-    #[serde(default)]
-    records: Vec<GotRecord>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct GotRecord {
-    data: String,
-}
-
-/// Sequence numbers are decimal strings: shorter is smaller.
-fn sequence_order(left: &String, right: &String) -> std::cmp::Ordering {
-    left.len().cmp(&right.len()).then_with(|| left.cmp(right))
-}
-
 pub async fn run_stream_scale(args: StreamScaleArgs) -> anyhow::Result<Report> {
     let quiet = args.server.quiet;
     let record_bytes = usize::try_from(args.record_bytes)?;
@@ -219,8 +93,6 @@ pub async fn run_stream_scale(args: StreamScaleArgs) -> anyhow::Result<Report> {
     let spawn_to_listen = server.start().await?;
     let config = args.server.endpoint_config(producers)?;
     let kinesis = KinesisClient::new(&config)?;
-    let raw = AwsJsonClient::new(&config, "kinesis", "Kinesis_20131202", "application/x-amz-json-1.1")?
-        .with_response_bytes_max(crate::kinesis_api::RESPONSE_BYTES_MAX);
     let stream = "stream-scale".to_owned();
     let mut operations = OperationSet::default();
 
@@ -259,7 +131,7 @@ pub async fn run_stream_scale(args: StreamScaleArgs) -> anyhow::Result<Report> {
     );
 
     // Fill.
-    let records = Arc::new(Records::new(record_bytes));
+    let records = Arc::new(RecordCodec::with_suffixes(record_bytes, TAG, PAYLOADS));
     let batches = total_records.div_ceil(u64::from(args.batch_records));
     let next_batch = Arc::new(AtomicU64::new(0));
     let written = Arc::new(AtomicU64::new(0));
@@ -287,8 +159,8 @@ pub async fn run_stream_scale(args: StreamScaleArgs) -> anyhow::Result<Report> {
     };
     let handles = (0..producers)
         .map(|_| {
-            let (raw, records, next_batch, written, failed, sequences) = (
-                raw.clone(),
+            let (kinesis, records, next_batch, written, failed, sequences) = (
+                kinesis.clone(),
                 Arc::clone(&records),
                 Arc::clone(&next_batch),
                 Arc::clone(&written),
@@ -310,19 +182,14 @@ pub async fn run_stream_scale(args: StreamScaleArgs) -> anyhow::Result<Report> {
                     for _ in 0..ATTEMPTS {
                         let body = records.put_records_body(&stream, &pending);
                         let started = Instant::now();
-                        let reply = match raw.call_raw("PutRecords", body, Duration::ZERO).await {
-                            Ok(body) => serde_json::from_slice::<PutRecordsReply>(&body)
-                                .map_err(|error| CallError::Malformed(format!("PutRecords: {error}"))),
-                            Err(error) => Err(error),
-                        };
-                        match reply {
-                            Ok(reply) if reply.records.len() == pending.len() => {
+                        match kinesis.put_records_placed(body).await {
+                            Ok(reply) if reply.entries.len() == pending.len() => {
                                 operations.operation("PutRecords").record_success(started.elapsed());
                                 let mut retry = Vec::new();
-                                for (id, entry) in pending.iter().zip(reply.records) {
-                                    match (entry.error_code, entry.shard_id, entry.sequence_number) {
-                                        (None, Some(shard), Some(sequence)) => {
-                                            local.entry(shard).or_default().push(sequence);
+                                for (id, entry) in pending.iter().zip(reply.entries) {
+                                    match entry {
+                                        EntryOutcome::Written(Some(Placement { shard_id, sequence_number })) => {
+                                            local.entry(shard_id).or_default().push(sequence_number);
                                         }
                                         _ => retry.push(*id),
                                     }
@@ -367,7 +234,7 @@ pub async fn run_stream_scale(args: StreamScaleArgs) -> anyhow::Result<Report> {
     );
     let mut sequences = std::mem::take(&mut *sequences.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
     for list in sequences.values_mut() {
-        list.sort_by(sequence_order);
+        list.sort_by(|left, right| sequence_order(left, right));
     }
     let per_shard: Vec<usize> = shard_ids.iter().map(|id| sequences.get(id).map_or(0, Vec::len)).collect();
     let (min_shard, max_shard) =
@@ -382,7 +249,7 @@ pub async fn run_stream_scale(args: StreamScaleArgs) -> anyhow::Result<Report> {
     let short_reads = AtomicU64::new(0);
     let read_limit = args.read_limit;
     let read_once = |shard: String, kind: &'static str| {
-        let raw = raw.clone();
+        let kinesis = kinesis.clone();
         let stream = stream.clone();
         let records = Arc::clone(&records);
         let start_sequence: Option<String> = match kind {
@@ -398,42 +265,33 @@ pub async fn run_stream_scale(args: StreamScaleArgs) -> anyhow::Result<Report> {
         let mut local = OperationSet::default();
         let (bad_records, short_reads) = (&bad_records, &short_reads);
         async move {
-            let iterator_type = match (kind, &start_sequence) {
-                ("head", _) => "TRIM_HORIZON",
-                ("tail", Some(_)) => "AT_SEQUENCE_NUMBER",
-                _ => "LATEST",
-            };
-            let request = GetShardIteratorRequest {
-                stream_name: &stream,
-                shard_id: &shard,
-                shard_iterator_type: iterator_type,
-                starting_sequence_number: start_sequence.as_deref(),
+            let start = match (kind, &start_sequence) {
+                ("head", _) => IteratorStart::TrimHorizon,
+                ("tail", Some(sequence)) => IteratorStart::AtSequenceNumber(sequence),
+                _ => IteratorStart::Latest,
             };
             let started = Instant::now();
-            let iterator =
-                match raw.call::<_, GetShardIteratorReply>("GetShardIterator", &request, Duration::ZERO).await {
-                    Ok(reply) => {
-                        local.operation("GetShardIterator").record_success(started.elapsed());
-                        reply.shard_iterator
-                    }
-                    Err(error) => {
-                        local.operation("GetShardIterator").record_failure(&error.key());
-                        return local;
-                    }
-                };
+            let iterator = match kinesis.get_shard_iterator(&stream, &shard, start).await {
+                Ok(iterator) => {
+                    local.operation("GetShardIterator").record_success(started.elapsed());
+                    iterator
+                }
+                Err(error) => {
+                    local.operation("GetShardIterator").record_failure(&error.key());
+                    return local;
+                }
+            };
             let name = match kind {
                 "head" => "GetRecords head",
                 "tail" => "GetRecords tail",
                 _ => "GetRecords latest",
             };
             let started = Instant::now();
-            let request = GetRecordsRequest { shard_iterator: &iterator, limit: read_limit };
-            match raw.call::<_, GetRecordsReply>("GetRecords", &request, Duration::ZERO).await {
-                Ok(reply) => {
+            match kinesis.get_records(&iterator, read_limit, &records, &mut Vec::new()).await {
+                Ok(page) => {
                     local.operation(name).record_success(started.elapsed());
-                    let bad = reply.records.iter().filter(|record| !records.check(&record.data)).count() as u64;
-                    bad_records.fetch_add(bad, Ordering::Relaxed);
-                    if (reply.records.len() as u64) < expected {
+                    bad_records.fetch_add(page.foreign, Ordering::Relaxed);
+                    if page.records < expected {
                         short_reads.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -460,18 +318,12 @@ pub async fn run_stream_scale(args: StreamScaleArgs) -> anyhow::Result<Report> {
     let listening = server.start().await?;
     let first_shard = shard_ids.first().cloned().context("the stream has no shards")?;
     let (ready, probes) = wait_until(restarted_at, READY_TIMEOUT, || {
-        let (raw, stream, shard) = (raw.clone(), stream.clone(), first_shard.clone());
+        let (kinesis, stream, shard, records) =
+            (kinesis.clone(), stream.clone(), first_shard.clone(), Arc::clone(&records));
         async move {
-            let request = GetShardIteratorRequest {
-                stream_name: &stream,
-                shard_id: &shard,
-                shard_iterator_type: "TRIM_HORIZON",
-                starting_sequence_number: None,
-            };
-            let iterator: GetShardIteratorReply = raw.call("GetShardIterator", &request, Duration::ZERO).await?;
-            let request = GetRecordsRequest { shard_iterator: &iterator.shard_iterator, limit: 1 };
-            let reply: GetRecordsReply = raw.call("GetRecords", &request, Duration::ZERO).await?;
-            Ok(!reply.records.is_empty())
+            let iterator = kinesis.get_shard_iterator(&stream, &shard, IteratorStart::TrimHorizon).await?;
+            let page = kinesis.get_records(&iterator, 1, &records, &mut Vec::new()).await?;
+            Ok(page.records > 0)
         }
     })
     .await?;
@@ -544,24 +396,5 @@ mod tests {
         assert_eq!(parse_bytes("1000"), Ok(1000));
         assert!(parse_bytes("0").is_err());
         assert!(parse_bytes("5X").is_err());
-    }
-
-    #[test]
-    fn records_round_trip_and_reject_others() {
-        let records = Records::new(45);
-        let body = records.put_records_body("s", &[7, 8]);
-        let document: serde_json::Value = serde_json::from_slice(&body).expect("json");
-        let data = document["Records"][1]["Data"].as_str().expect("data");
-        assert_eq!(STANDARD.decode(data).expect("base64").len(), 45);
-        assert!(records.check(data));
-        assert!(!records.check(document["Records"][0]["Data"].as_str().expect("data").replace('A', "B").as_str()));
-        assert!(!records.check("short"));
-    }
-
-    #[test]
-    fn sequence_numbers_order_numerically() {
-        let mut list = vec!["100".to_owned(), "99".to_owned(), "101".to_owned()];
-        list.sort_by(sequence_order);
-        assert_eq!(list, ["99", "100", "101"]);
     }
 }

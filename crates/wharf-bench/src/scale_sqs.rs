@@ -423,6 +423,26 @@ fn check_backlog_body(body: &str, body_bytes: usize) -> Option<u64> {
     (backlog_body(number, body_bytes) == body).then_some(number)
 }
 
+/// Counts a received message of the backlog: its number into `seen` if it is exactly one of this
+/// run's bodies with the right MD5, else one more in `corrupt`.
+fn tally_backlog_message(
+    message: &Received,
+    body_bytes: usize,
+    seen: &std::sync::Mutex<std::collections::HashSet<u64>>,
+    corrupt: &AtomicU64,
+) {
+    match check_backlog_body(&message.body, body_bytes) {
+        Some(number) if message.md5_of_body == md5_hex(message.body.as_bytes()) => {
+            if let Ok(mut seen) = seen.lock() {
+                seen.insert(number);
+            }
+        }
+        _ => {
+            corrupt.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 pub async fn run_backlog(args: BacklogArgs) -> anyhow::Result<Report> {
     let quiet = args.server.quiet;
     let body_bytes = usize::try_from(args.body_bytes)?;
@@ -564,16 +584,7 @@ pub async fn run_backlog(args: BacklogArgs) -> anyhow::Result<Report> {
     let first_messages: Vec<Received> = first.lock().map(|mut slot| std::mem::take(&mut *slot)).unwrap_or_default();
     for message in first_messages {
         received.fetch_add(1, Ordering::Relaxed);
-        match check_backlog_body(&message.body, body_bytes) {
-            Some(number) if message.md5_of_body == md5_hex(message.body.as_bytes()) => {
-                if let Ok(mut seen) = seen.lock() {
-                    seen.insert(number);
-                }
-            }
-            _ => {
-                corrupt.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        tally_backlog_message(&message, body_bytes, &seen, &corrupt);
         let handle = message.receipt_handle;
         with_retries(&mut operations, "DeleteMessage", || client.sqs.delete_message(&urls[0], &handle)).await;
     }
@@ -600,16 +611,7 @@ pub async fn run_backlog(args: BacklogArgs) -> anyhow::Result<Report> {
                     received.fetch_add(messages.len() as u64, Ordering::Relaxed);
                     let mut handles = Vec::with_capacity(messages.len());
                     for message in messages {
-                        match check_backlog_body(&message.body, body_bytes) {
-                            Some(number) if message.md5_of_body == md5_hex(message.body.as_bytes()) => {
-                                if let Ok(mut seen) = seen.lock() {
-                                    seen.insert(number);
-                                }
-                            }
-                            _ => {
-                                corrupt.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
+                        tally_backlog_message(&message, body_bytes, &seen, &corrupt);
                         handles.push(message.receipt_handle);
                     }
                     let deleted = with_retries(&mut operations, "DeleteMessageBatch", || {

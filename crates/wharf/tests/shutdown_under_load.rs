@@ -137,17 +137,7 @@ async fn set_up(endpoint: &str) {
     let sns = common::sns_client(endpoint);
     let topic = sns.create_topic().name(TOPIC).send().await.unwrap().topic_arn.unwrap();
     for name in FAN_OUT {
-        sqs.create_queue().queue_name(name).send().await.unwrap();
-        let arn = format!("arn:aws:sqs:us-east-1:{}:{name}", common::ACCOUNT);
-        let subscribed = sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(arn);
-        let subscription = subscribed.return_subscription_arn(true).send().await.unwrap().subscription_arn.unwrap();
-        sns.set_subscription_attributes()
-            .subscription_arn(subscription)
-            .attribute_name("RawMessageDelivery")
-            .attribute_value("true")
-            .send()
-            .await
-            .unwrap();
+        common::subscribe_new_raw_queue(&sqs, &sns, &topic, name).await;
     }
     kinesis_client(endpoint).create_stream().stream_name(STREAM).shard_count(2).send().await.unwrap();
 }

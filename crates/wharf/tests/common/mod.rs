@@ -652,3 +652,23 @@ pub async fn read_until_closed(stream: &mut tokio::net::TcpStream, within: Durat
     assert!(read.is_ok(), "{what}: the server kept the connection open; read {:?}", String::from_utf8_lossy(&reply));
     reply
 }
+
+/// Creates queue `name` and subscribes it to `topic_arn` with raw message delivery.
+pub async fn subscribe_new_raw_queue(
+    sqs: &aws_sdk_sqs::Client,
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    name: &str,
+) {
+    sqs.create_queue().queue_name(name).send().await.unwrap();
+    let arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{name}");
+    let subscribed = sns.subscribe().topic_arn(topic_arn).protocol("sqs").endpoint(arn);
+    let subscription = subscribed.return_subscription_arn(true).send().await.unwrap().subscription_arn.unwrap();
+    sns.set_subscription_attributes()
+        .subscription_arn(subscription)
+        .attribute_name("RawMessageDelivery")
+        .attribute_value("true")
+        .send()
+        .await
+        .unwrap();
+}
