@@ -128,15 +128,8 @@ async fn writes_are_refused_reads_served_and_service_resumes_when_the_disk_heals
     // Reads keep working: the queue's attributes and list, and stored records.
     let queues = sqs.list_queues().send().await.expect("list while refusing writes");
     assert_eq!(queues.queue_urls().len(), 1);
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
-        .await
-        .expect("attributes while refusing writes");
-    let visible =
-        attributes.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages].clone();
+    let attributes = queue_attributes(&sqs, &url).await;
+    let visible = &attributes[&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages];
     assert_eq!(visible, "20");
     let shard = kinesis.list_shards().stream_name("clicks").send().await.unwrap().shards()[0].shard_id().to_string();
     let iterator = kinesis

@@ -147,15 +147,8 @@ async fn stalled_and_trickling_bodies_are_answered_408() {
         done.unwrap();
     }
     // Nothing a slow body carried was sent.
-    let counts = server
-        .client()
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(counts.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages], "0");
+    let counts = common::queue_attributes(&server.client(), &url).await;
+    assert_eq!(counts[&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages], "0");
     probe(&server, "after-slow-bodies").await;
 }
 

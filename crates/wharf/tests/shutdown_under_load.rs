@@ -11,7 +11,6 @@
 mod common;
 
 use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName, SendMessageBatchRequestEntry};
 use common::{
     client_without_retries, drain_deleting, kinesis_client, kinesis_client_without_retries, queue_url, read_stream,
@@ -348,17 +347,7 @@ fn start_load(endpoint: &str) -> Load {
             while !stop.load(Ordering::SeqCst) {
                 batch += 1;
                 let data: Vec<String> = (0..20).map(|i| format!("k-w{writer}-b{batch}-i{i}")).collect();
-                let entries = data
-                    .iter()
-                    .enumerate()
-                    .map(|(i, d)| {
-                        PutRecordsRequestEntry::builder()
-                            .partition_key(format!("key-{i}"))
-                            .data(Blob::new(d.clone()))
-                            .build()
-                            .unwrap()
-                    })
-                    .collect();
+                let entries = common::record_entries(&data);
                 match kinesis.put_records().stream_name(STREAM).set_records(Some(entries)).send().await {
                     Ok(put) => {
                         Load::acknowledged(&ledger, &signalled);

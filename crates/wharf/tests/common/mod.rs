@@ -672,3 +672,17 @@ pub async fn subscribe_new_raw_queue(
         .await
         .unwrap();
 }
+
+/// PutRecords entries carrying `data`, the i-th under partition key `key-i`.
+pub fn record_entries(data: &[String]) -> Vec<aws_sdk_kinesis::types::PutRecordsRequestEntry> {
+    data.iter()
+        .enumerate()
+        .map(|(i, d)| {
+            aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
+                .partition_key(format!("key-{i}"))
+                .data(aws_sdk_kinesis::primitives::Blob::new(d.clone()))
+                .build()
+                .unwrap()
+        })
+        .collect()
+}
